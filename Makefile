@@ -1,0 +1,59 @@
+# rustcache: build, test, install.
+#
+#   make install   build, install the module and the command, enable it on
+#                  the hosts line of nsswitch.conf (idempotent), check it
+#   make test      lints, unit tests and the glibc integration tests
+#                  (needs root: they run in private namespaces)
+#   make bench     benchmarks against glibc's dns module (see bench/)
+
+CARGO    ?= cargo
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+NSSWITCH ?= $(DESTDIR)/etc/nsswitch.conf
+# glibc finds NSS modules in the system library directory: the multiarch
+# one on Debian, /usr/lib64 on Amazon Linux 2023.
+MULTIARCH := $(shell gcc -print-multiarch 2>/dev/null)
+LIBDIR   ?= $(if $(wildcard /usr/lib/$(MULTIARCH)/libc.so.6),/usr/lib/$(MULTIARCH),$(if $(wildcard /usr/lib64/libc.so.6),/usr/lib64,/usr/lib))
+
+MODULE   := target/release/libnss_rustcache.so.2
+CLI      := target/release/rustcache
+
+.PHONY: all build test lint unit integration install uninstall bench clean
+
+all: build
+
+build:
+	$(CARGO) build --release --locked -p nss-rustcache -p rustcache
+	cp -f target/release/libnss_rustcache.so $(MODULE)
+
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
+
+unit:
+	$(CARGO) test --locked --workspace --lib --bins
+
+integration: build
+	RUSTCACHE_MODULE_DIR=$(CURDIR)/target/release $(CARGO) test --locked --test integration
+
+test: lint unit integration
+
+install: build
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 -s $(MODULE) $(DESTDIR)$(LIBDIR)/libnss_rustcache.so.2
+	install -m 0755 -s $(CLI) $(DESTDIR)$(PREFIX)/bin/rustcache
+	-[ -z "$(DESTDIR)" ] && ldconfig
+	$(CLI) enable --nsswitch $(NSSWITCH)
+	$(CLI) check
+	@echo "installed: $(DESTDIR)$(LIBDIR)/libnss_rustcache.so.2"
+	@getent ahosts localhost >/dev/null && echo "getent ahosts localhost: ok"
+
+uninstall:
+	-$(CLI) disable --nsswitch $(NSSWITCH)
+	rm -f $(DESTDIR)$(LIBDIR)/libnss_rustcache.so.2 $(DESTDIR)$(PREFIX)/bin/rustcache
+
+bench: build
+	$(CARGO) run --release --locked -p rustcache-testkit --bin rustcache-bench
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,213 @@
+//! Loading the configuration, and re-loading it when a file changes.
+//!
+//! glibc notices a changed resolv.conf in running processes; so must we, or
+//! a long-lived daemon would keep asking a server that was replaced. Each
+//! lookup compares the files' identity (device, inode, size, mtime, ctime)
+//! with what it saw last and parses again only when one changed.
+
+use std::ffi::OsString;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use super::{parse_overrides, parse_resolv_conf, Config, ConfigError, ConfigErrorKind};
+
+/// Where the configuration comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sources {
+    /// glibc's file, `/etc/resolv.conf`.
+    pub resolv_conf: PathBuf,
+    /// rustcache's file, `/etc/rustcache.conf` (or `RUSTCACHE_CONF`).
+    pub rustcache_conf: PathBuf,
+    /// `LOCALDOMAIN`: replaces the search list.
+    pub local_domain: Option<OsString>,
+    /// `RES_OPTIONS`: options applied last.
+    pub res_options: Option<OsString>,
+}
+
+impl Sources {
+    /// The standard files and this process's environment. In AT_SECURE
+    /// (setuid, setgid, file-capability) processes no variable is read, as
+    /// the environment belongs to a less privileged caller.
+    pub fn from_environment() -> Sources {
+        let secure = is_secure_process();
+        let var = |name: &str| {
+            if secure {
+                None
+            } else {
+                std::env::var_os(name)
+            }
+        };
+        Sources {
+            resolv_conf: PathBuf::from("/etc/resolv.conf"),
+            rustcache_conf: var("RUSTCACHE_CONF")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("/etc/rustcache.conf")),
+            local_domain: var("LOCALDOMAIN"),
+            res_options: var("RES_OPTIONS"),
+        }
+    }
+
+    /// Reads and merges everything, returning every problem met on the way.
+    pub fn load_with_diagnostics(&self) -> (Config, Vec<ConfigError>) {
+        let mut errors = Vec::new();
+        let (mut config, resolv_errors) = match read_optional(&self.resolv_conf) {
+            Ok(text) => parse_resolv_conf(text.as_deref().unwrap_or(""), &self.resolv_conf),
+            Err(error) => {
+                errors.push(error);
+                parse_resolv_conf("", &self.resolv_conf)
+            }
+        };
+        errors.extend(resolv_errors);
+        match read_optional(&self.rustcache_conf) {
+            Ok(Some(text)) => {
+                let (overrides, override_errors) = parse_overrides(&text, &self.rustcache_conf);
+                overrides.apply(&mut config);
+                errors.extend(override_errors);
+            }
+            Ok(None) => {}
+            Err(error) => errors.push(error),
+        }
+        if let Some(domains) = self.local_domain.as_ref().and_then(|v| v.to_str()) {
+            config.search = domains
+                .split_ascii_whitespace()
+                .take(super::MAX_SEARCH)
+                .map(str::to_owned)
+                .collect();
+        }
+        if let Some(words) = self.res_options.as_ref().and_then(|v| v.to_str()) {
+            // glibc ignores options it does not know here too.
+            config.options.apply_words(words.split_ascii_whitespace());
+        }
+        (config, errors)
+    }
+
+    fn stamp(&self) -> Stamp {
+        Stamp([file_stamp(&self.resolv_conf), file_stamp(&self.rustcache_conf)])
+    }
+}
+
+/// Reads a file that may legitimately be absent.
+fn read_optional(path: &Path) -> Result<Option<String>, ConfigError> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(ConfigError {
+            path: path.to_path_buf(),
+            line: 0,
+            kind: ConfigErrorKind::Unreadable(e.to_string()),
+        }),
+    }
+}
+
+/// True in setuid/setgid/capability-raised processes.
+fn is_secure_process() -> bool {
+    // SAFETY: getauxval has no preconditions; it reads the auxiliary vector.
+    unsafe { libc::getauxval(libc::AT_SECURE) != 0 }
+}
+
+/// What identifies one version of a file; `None` when it is absent.
+type FileStamp = Option<(u64, u64, u64, i64, i64, i64, i64)>;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Stamp([FileStamp; 2]);
+
+fn file_stamp(path: &Path) -> FileStamp {
+    let m = std::fs::metadata(path).ok()?;
+    Some((
+        m.dev(),
+        m.ino(),
+        m.size(),
+        m.mtime(),
+        m.mtime_nsec(),
+        m.ctime(),
+        m.ctime_nsec(),
+    ))
+}
+
+/// The configuration of this process, re-read when its files change.
+///
+/// Shared by every thread; the lock is only ever tried, never waited on
+/// (a thread that finds it taken, or a child forked while it was taken,
+/// parses its own copy instead).
+pub struct ConfigCache {
+    sources: Sources,
+    current: Mutex<Option<(Stamp, Arc<Config>)>>,
+}
+
+impl ConfigCache {
+    /// A cache reading from `sources`.
+    pub fn new(sources: Sources) -> ConfigCache {
+        ConfigCache {
+            sources,
+            current: Mutex::new(None),
+        }
+    }
+
+    /// The current configuration: the one parsed last, unless a file changed.
+    pub fn get(&self) -> Arc<Config> {
+        let stamp = self.sources.stamp();
+        if let Ok(guard) = self.current.try_lock() {
+            if let Some((seen, config)) = guard.as_ref() {
+                if *seen == stamp {
+                    return Arc::clone(config);
+                }
+            }
+        }
+        let config = Arc::new(self.sources.load_with_diagnostics().0);
+        if let Ok(mut guard) = self.current.try_lock() {
+            *guard = Some((stamp, Arc::clone(&config)));
+        }
+        config
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sources(dir: &Path) -> Sources {
+        Sources {
+            resolv_conf: dir.join("resolv.conf"),
+            rustcache_conf: dir.join("rustcache.conf"),
+            local_domain: None,
+            res_options: None,
+        }
+    }
+
+    fn tempdir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("rustcache-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_changed_file_is_read_again() {
+        let dir = tempdir("reload");
+        std::fs::write(dir.join("resolv.conf"), "nameserver 127.0.0.2\n").unwrap();
+        let cache = ConfigCache::new(sources(&dir));
+        assert_eq!(cache.get().servers[0].to_string(), "127.0.0.2:53");
+        std::fs::write(dir.join("resolv.conf"), "nameserver 127.0.0.33\n").unwrap();
+        assert_eq!(cache.get().servers[0].to_string(), "127.0.0.33:53");
+        std::fs::write(dir.join("rustcache.conf"), "nameserver 127.0.0.44\n").unwrap();
+        assert_eq!(cache.get().servers[0].to_string(), "127.0.0.44:53");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn environment_overrides_apply_last() {
+        let dir = tempdir("env");
+        std::fs::write(dir.join("resolv.conf"), "search a.example\noptions ndots:1\n").unwrap();
+        std::fs::write(dir.join("rustcache.conf"), "ndots 3\nbogus line\n").unwrap();
+        let mut s = sources(&dir);
+        s.local_domain = Some("x.example y.example".into());
+        s.res_options = Some("ndots:4 attempts:1".into());
+        let (c, errors) = s.load_with_diagnostics();
+        assert_eq!(c.search, vec!["x.example", "y.example"]);
+        assert_eq!(c.options.ndots, 4);
+        assert_eq!(c.options.attempts, 1);
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].line, 2);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -1,0 +1,78 @@
+//! Resolver configuration: where the upstream servers are and how names are
+//! searched.
+//!
+//! Two files feed it, read in this order:
+//!
+//! * `/etc/resolv.conf`, parsed the way glibc's `res_init` reads it, so that
+//!   rustcache asks the same servers with the same search list as the `dns`
+//!   module it sits in front of;
+//! * `/etc/rustcache.conf`, rustcache's own file, whose keys override what
+//!   resolv.conf said.
+//!
+//! Then the `LOCALDOMAIN` and `RES_OPTIONS` environment variables apply, as
+//! they do for glibc, except in AT_SECURE (setuid) processes.
+//!
+//! A line that cannot be understood is reported (with its file and line
+//! number) by [`Config::load_with_diagnostics`], which `rustcache check`
+//! prints, and is otherwise ignored: the module keeps resolving with the
+//! values it could read.
+
+mod error;
+mod loader;
+mod options;
+mod overrides;
+mod resolv;
+
+pub use error::{ConfigError, ConfigErrorKind};
+pub use loader::{ConfigCache, Sources};
+pub use options::Options;
+pub use overrides::parse_overrides;
+pub use resolv::parse_resolv_conf;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// glibc reads at most three `nameserver` lines (MAXNS); rustcache's own file
+/// may name more, up to this many.
+pub const MAX_SERVERS: usize = 8;
+/// glibc keeps at most six search domains (MAXDNSRCH).
+pub const MAX_SEARCH: usize = 6;
+/// glibc caps `ndots` at 15.
+pub const MAX_NDOTS: u8 = 15;
+/// Upper bound of a whole lookup, whatever the files say (glibc caps
+/// `timeout` at 30 s and `attempts` at 5; we cap their product).
+pub const MAX_DEADLINE: Duration = Duration::from_secs(30);
+
+/// Everything a lookup needs to know about the upstream side.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Upstream servers in file order (port 53 unless rustcache.conf says
+    /// otherwise; IPv6 link-local ones carry their scope id).
+    pub servers: Vec<SocketAddr>,
+    /// Search list, tried in order for names with fewer than `ndots` dots.
+    pub search: Vec<String>,
+    /// Resolver options (ndots, timeout, attempts, ...).
+    pub options: Options,
+}
+
+impl Default for Config {
+    /// glibc's defaults: the loopback nameserver, no search list.
+    fn default() -> Self {
+        Config {
+            servers: vec![SocketAddr::from(([127, 0, 0, 1], 53))],
+            search: Vec::new(),
+            options: Options::default(),
+        }
+    }
+}
+
+impl Config {
+    /// The time budget of one lookup: `timeout` x `attempts`, capped.
+    pub fn deadline(&self) -> Duration {
+        let total = self
+            .options
+            .timeout
+            .saturating_mul(u32::from(self.options.attempts));
+        total.min(MAX_DEADLINE)
+    }
+}

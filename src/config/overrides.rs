@@ -1,0 +1,177 @@
+//! `/etc/rustcache.conf`: rustcache's own settings, which override
+//! resolv.conf.
+//!
+//! The format is one `key value...` per line, `#` starts a comment:
+//!
+//! ```text
+//! # ask these servers instead of resolv.conf's (port optional)
+//! nameserver 10.0.0.2
+//! nameserver [fd00::2]:53
+//! search corp.example
+//! ndots 2
+//! timeout 2      # seconds per round over the servers
+//! attempts 2     # rounds
+//! ```
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use super::resolv::parse_server;
+use super::{Config, ConfigError, ConfigErrorKind, MAX_NDOTS, MAX_SEARCH, MAX_SERVERS};
+
+/// What rustcache.conf sets; `None` keeps resolv.conf's value.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Overrides {
+    servers: Option<Vec<SocketAddr>>,
+    search: Option<Vec<String>>,
+    ndots: Option<u8>,
+    timeout: Option<Duration>,
+    attempts: Option<u8>,
+}
+
+impl Overrides {
+    /// Applies these settings on top of `config`.
+    pub fn apply(&self, config: &mut Config) {
+        if let Some(servers) = &self.servers {
+            config.servers.clone_from(servers);
+        }
+        if let Some(search) = &self.search {
+            config.search.clone_from(search);
+        }
+        if let Some(ndots) = self.ndots {
+            config.options.ndots = ndots;
+        }
+        if let Some(timeout) = self.timeout {
+            config.options.timeout = timeout;
+        }
+        if let Some(attempts) = self.attempts {
+            config.options.attempts = attempts;
+        }
+    }
+}
+
+/// Parses rustcache.conf text; bad lines are returned as errors and
+/// otherwise ignored.
+pub fn parse_overrides(text: &str, path: &Path) -> (Overrides, Vec<ConfigError>) {
+    let mut overrides = Overrides::default();
+    let mut errors = Vec::new();
+    for (index, raw) in text.lines().enumerate() {
+        let content = raw.split('#').next().unwrap_or("");
+        let mut words = content.split_ascii_whitespace();
+        let Some(key) = words.next() else { continue };
+        let values: Vec<&str> = words.collect();
+        if let Err(kind) = overrides.set(key, &values) {
+            errors.push(ConfigError {
+                path: path.to_path_buf(),
+                line: index + 1,
+                kind,
+            });
+        }
+    }
+    (overrides, errors)
+}
+
+impl Overrides {
+    fn set(&mut self, key: &str, values: &[&str]) -> Result<(), ConfigErrorKind> {
+        let missing = || ConfigErrorKind::MissingValue(key.to_owned());
+        let first = *values.first().ok_or_else(missing)?;
+        let bad = |expected| ConfigErrorKind::BadValue {
+            key: key.to_owned(),
+            value: values.join(" "),
+            expected,
+        };
+        match key {
+            "nameserver" => {
+                let addr = parse_server_with_port(first)
+                    .ok_or_else(|| bad("an IP address, optionally with a port"))?;
+                let servers = self.servers.get_or_insert_with(Vec::new);
+                if servers.len() >= MAX_SERVERS {
+                    return Err(ConfigErrorKind::TooMany {
+                        key: key.to_owned(),
+                        limit: MAX_SERVERS,
+                    });
+                }
+                servers.push(addr);
+            }
+            "search" => {
+                if values.len() > MAX_SEARCH {
+                    return Err(ConfigErrorKind::TooMany {
+                        key: key.to_owned(),
+                        limit: MAX_SEARCH,
+                    });
+                }
+                self.search = Some(values.iter().map(|s| (*s).to_owned()).collect());
+            }
+            "ndots" => {
+                let n = number(first, 0, u32::from(MAX_NDOTS)).ok_or_else(|| bad("0 to 15"))?;
+                self.ndots = Some(n as u8);
+            }
+            "timeout" => {
+                let n = number(first, 1, 30).ok_or_else(|| bad("1 to 30 (seconds)"))?;
+                self.timeout = Some(Duration::from_secs(u64::from(n)));
+            }
+            "attempts" => {
+                let n = number(first, 1, 5).ok_or_else(|| bad("1 to 5"))?;
+                self.attempts = Some(n as u8);
+            }
+            other => return Err(ConfigErrorKind::UnknownKey(other.to_owned())),
+        }
+        Ok(())
+    }
+}
+
+fn number(text: &str, min: u32, max: u32) -> Option<u32> {
+    text.parse::<u32>()
+        .ok()
+        .filter(|n| (min..=max).contains(n))
+}
+
+/// `10.0.0.2`, `10.0.0.2:5353`, `fd00::2`, `[fd00::2]:5353`, `fe80::1%eth0`.
+fn parse_server_with_port(text: &str) -> Option<SocketAddr> {
+    text.parse::<SocketAddr>()
+        .ok()
+        .or_else(|| parse_server(text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_override_resolv_conf() {
+        let (o, errors) = parse_overrides(
+            "# local\nnameserver 127.0.0.9:5353\nnameserver ::1 # v6\nsearch x.example\nndots 3\ntimeout 2\nattempts 1\n",
+            Path::new("rc"),
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        let mut c = Config::default();
+        o.apply(&mut c);
+        assert_eq!(
+            c.servers,
+            vec!["127.0.0.9:5353".parse::<SocketAddr>().unwrap(), "[::1]:53".parse().unwrap()]
+        );
+        assert_eq!(c.search, vec!["x.example"]);
+        assert_eq!(c.options.ndots, 3);
+        assert_eq!(c.options.timeout, Duration::from_secs(2));
+        assert_eq!(c.options.attempts, 1);
+    }
+
+    #[test]
+    fn bad_lines_carry_their_line_number_and_are_ignored() {
+        let (o, errors) = parse_overrides(
+            "ndots 2\nndots 99\nfrobnicate yes\nnameserver\nnameserver not-an-ip\n",
+            Path::new("/etc/rustcache.conf"),
+        );
+        let lines: Vec<usize> = errors.iter().map(|e| e.line).collect();
+        assert_eq!(lines, vec![2, 3, 4, 5]);
+        assert_eq!(
+            errors[0].to_string(),
+            "/etc/rustcache.conf:2: `ndots`: `99` is not 0 to 15"
+        );
+        let mut c = Config::default();
+        o.apply(&mut c);
+        assert_eq!(c.options.ndots, 2);
+        assert_eq!(c.servers, Config::default().servers);
+    }
+}

@@ -1,0 +1,262 @@
+//! What we know about each upstream server: how fast it answers and
+//! whether it answers at all.
+//!
+//! Every field is an atomic so the same record can live in process memory
+//! now and in the shared cache file later (one server learned dead by one
+//! process is then dead for all). Updates are plain load/compute/store:
+//! two threads racing lose one RTT sample, which a smoothed estimate
+//! absorbs; nothing here needs a lock.
+//!
+//! The estimate is the TCP one (RFC 6298): `srtt` and `rttvar` in
+//! microseconds, RTO = srtt + 4 x rttvar, here used as the hedge delay: the
+//! time after which a server that has not answered is probably not going
+//! to, so the next one is asked as well.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Hedge delay when nothing is known about a server yet. Small enough that
+/// a dead first server costs a fresh process little, large enough that a
+/// healthy resolver a few ms away is not asked twice.
+pub const INITIAL_HEDGE: Duration = Duration::from_millis(40);
+/// Lower bound of the hedge delay, so scheduling jitter on a loaded host
+/// does not double the queries to a resolver that answers in microseconds.
+pub const MIN_HEDGE: Duration = Duration::from_millis(10);
+/// Upper bound of the hedge delay.
+pub const MAX_HEDGE: Duration = Duration::from_millis(1000);
+/// Consecutive timeouts after which a server is considered down.
+const DOWN_AFTER: u32 = 2;
+/// First down interval; doubles with every further timeout.
+const FIRST_DOWN_MS: u64 = 1_000;
+/// Longest down interval.
+const MAX_DOWN_MS: u64 = 300_000;
+/// How long a probe lease is held before another caller may probe.
+const PROBE_LEASE_MS: u64 = 5_000;
+
+/// The health record of one server.
+#[derive(Debug, Default)]
+#[repr(C)]
+pub struct ServerHealth {
+    /// Which server this slot describes (see [`server_key`]); 0 = free.
+    key: AtomicU64,
+    /// Smoothed RTT in microseconds; 0 = no sample yet.
+    srtt_us: AtomicU32,
+    /// RTT variance in microseconds.
+    rttvar_us: AtomicU32,
+    /// Timeouts since the last answer.
+    timeouts: AtomicU32,
+    /// Padding that keeps the layout the same on every target.
+    _reserved: AtomicU32,
+    /// Boot-clock ms until which the server counts as down.
+    down_until_ms: AtomicU64,
+    /// Boot-clock ms until which one caller holds the right to probe.
+    probe_until_ms: AtomicU64,
+}
+
+/// How a server currently ranks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum State {
+    /// Answering.
+    Healthy,
+    /// Missed its last answer; still asked, after the healthy ones.
+    Suspect,
+    /// Missed several answers; asked last, and re-probed by one caller at
+    /// a time once its down interval has passed.
+    Down,
+}
+
+impl ServerHealth {
+    /// The hedge delay for this server: its RTO, clamped; the initial delay
+    /// when it was never measured.
+    pub fn hedge_delay(&self) -> Duration {
+        // SYNC POINT: Relaxed; an estimate, no other memory depends on it.
+        let srtt = self.srtt_us.load(Ordering::Relaxed);
+        if srtt == 0 {
+            return INITIAL_HEDGE;
+        }
+        let rttvar = self.rttvar_us.load(Ordering::Relaxed);
+        let rto = u64::from(srtt) + 4 * u64::from(rttvar);
+        Duration::from_micros(rto).clamp(MIN_HEDGE, MAX_HEDGE)
+    }
+
+    /// Current state at boot-clock time `now`.
+    pub fn state(&self, now: u64) -> State {
+        // SYNC POINT: Relaxed; each field is meaningful on its own.
+        let timeouts = self.timeouts.load(Ordering::Relaxed);
+        let down_until = self.down_until_ms.load(Ordering::Relaxed);
+        if timeouts >= DOWN_AFTER || down_until > now {
+            State::Down
+        } else if timeouts > 0 {
+            State::Suspect
+        } else {
+            State::Healthy
+        }
+    }
+
+    /// A down server whose interval has passed may be probed by exactly one
+    /// caller; returns true for the caller that won the lease.
+    pub fn try_take_probe(&self, now: u64) -> bool {
+        if self.down_until_ms.load(Ordering::Relaxed) > now {
+            return false;
+        }
+        let lease = self.probe_until_ms.load(Ordering::Relaxed);
+        if lease > now {
+            return false;
+        }
+        // SYNC POINT: AcqRel on success orders this lease against any other
+        // caller's compare_exchange on the same field; only one wins.
+        self.probe_until_ms
+            .compare_exchange(lease, now + PROBE_LEASE_MS, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    /// Records an answer that took `rtt`: updates the estimate and clears
+    /// any timeout record.
+    pub fn record_answer(&self, rtt: Duration) {
+        let sample = u32::try_from(rtt.as_micros()).unwrap_or(u32::MAX).max(1);
+        let srtt = self.srtt_us.load(Ordering::Relaxed);
+        if srtt == 0 {
+            self.srtt_us.store(sample, Ordering::Relaxed);
+            self.rttvar_us.store(sample / 2, Ordering::Relaxed);
+        } else {
+            let rttvar = self.rttvar_us.load(Ordering::Relaxed);
+            let delta = srtt.abs_diff(sample);
+            let rttvar = (u64::from(rttvar) * 3 + u64::from(delta)) / 4;
+            let srtt = (u64::from(srtt) * 7 + u64::from(sample)) / 8;
+            self.rttvar_us
+                .store(u32::try_from(rttvar).unwrap_or(u32::MAX), Ordering::Relaxed);
+            self.srtt_us
+                .store(u32::try_from(srtt).unwrap_or(u32::MAX).max(1), Ordering::Relaxed);
+        }
+        self.timeouts.store(0, Ordering::Relaxed);
+        self.down_until_ms.store(0, Ordering::Relaxed);
+    }
+
+    /// Records a query the server let go unanswered past its hedge delay.
+    pub fn record_timeout(&self, now: u64) {
+        let timeouts = self.timeouts.fetch_add(1, Ordering::Relaxed).saturating_add(1);
+        if timeouts >= DOWN_AFTER {
+            let doublings = (timeouts - DOWN_AFTER).min(16);
+            let interval = (FIRST_DOWN_MS << doublings).min(MAX_DOWN_MS);
+            self.down_until_ms.store(now + interval, Ordering::Relaxed);
+        }
+    }
+}
+
+/// A stable 64-bit identity of a server address (FNV-1a of its text form),
+/// never 0.
+pub fn server_key(addr: &SocketAddr) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in addr.to_string().bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash.max(1)
+}
+
+/// A fixed set of health records, found by server address.
+pub struct HealthTable<'a> {
+    slots: &'a [ServerHealth],
+}
+
+impl<'a> HealthTable<'a> {
+    /// A table over `slots` (process memory, or later the shared file).
+    pub fn new(slots: &'a [ServerHealth]) -> Self {
+        HealthTable { slots }
+    }
+
+    /// The record of `addr`, claiming a free slot if it has none. `None`
+    /// when the table is full: the server is then treated as unknown.
+    pub fn get(&self, addr: &SocketAddr) -> Option<&'a ServerHealth> {
+        let key = server_key(addr);
+        let slots = self.slots;
+        let len = slots.len();
+        if len == 0 {
+            return None;
+        }
+        let start = (key % len as u64) as usize;
+        for i in 0..len {
+            let slot = slots.get((start + i) % len)?;
+            // SYNC POINT: Acquire pairs with the AcqRel claim below, so a
+            // slot seen as ours was fully claimed.
+            let current = slot.key.load(Ordering::Acquire);
+            if current == key {
+                return Some(slot);
+            }
+            if current == 0 {
+                match slot
+                    .key
+                    .compare_exchange(0, key, Ordering::AcqRel, Ordering::Acquire)
+                {
+                    Ok(_) => return Some(slot),
+                    Err(other) if other == key => return Some(slot),
+                    Err(_) => continue,
+                }
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hedge_delay_follows_the_measured_rtt() {
+        let h = ServerHealth::default();
+        assert_eq!(h.hedge_delay(), INITIAL_HEDGE);
+        for _ in 0..20 {
+            h.record_answer(Duration::from_millis(30));
+        }
+        let d = h.hedge_delay();
+        assert!(d >= Duration::from_millis(30) && d < Duration::from_millis(60), "{d:?}");
+        for _ in 0..50 {
+            h.record_answer(Duration::from_micros(80));
+        }
+        assert_eq!(h.hedge_delay(), MIN_HEDGE);
+    }
+
+    #[test]
+    fn timeouts_make_a_server_suspect_then_down_with_growing_intervals() {
+        let h = ServerHealth::default();
+        assert_eq!(h.state(1000), State::Healthy);
+        h.record_timeout(1000);
+        assert_eq!(h.state(1000), State::Suspect);
+        h.record_timeout(1000);
+        assert_eq!(h.state(1000), State::Down);
+        assert_eq!(h.down_until_ms.load(Ordering::Relaxed), 2000);
+        h.record_timeout(3000);
+        assert_eq!(h.down_until_ms.load(Ordering::Relaxed), 5000);
+        for _ in 0..40 {
+            h.record_timeout(10_000);
+        }
+        assert_eq!(h.down_until_ms.load(Ordering::Relaxed), 10_000 + MAX_DOWN_MS);
+        h.record_answer(Duration::from_millis(1));
+        assert_eq!(h.state(10_000), State::Healthy);
+    }
+
+    #[test]
+    fn only_one_caller_wins_the_probe_lease() {
+        let h = ServerHealth::default();
+        h.record_timeout(0);
+        h.record_timeout(0);
+        assert!(!h.try_take_probe(500), "still inside the down interval");
+        assert!(h.try_take_probe(1500));
+        assert!(!h.try_take_probe(1600));
+        assert!(h.try_take_probe(1500 + PROBE_LEASE_MS + 1));
+    }
+
+    #[test]
+    fn table_finds_the_same_slot_for_the_same_server() {
+        let slots: Vec<ServerHealth> = (0..4).map(|_| ServerHealth::default()).collect();
+        let table = HealthTable::new(&slots);
+        let a: SocketAddr = "127.0.0.2:53".parse().unwrap();
+        let b: SocketAddr = "127.0.0.3:53".parse().unwrap();
+        let ha = table.get(&a).unwrap() as *const _;
+        let hb = table.get(&b).unwrap() as *const _;
+        assert_ne!(ha, hb);
+        assert_eq!(table.get(&a).unwrap() as *const _, ha);
+    }
+}
