@@ -93,7 +93,10 @@ fn split_hosts_line(line: &str) -> Option<(&str, &str)> {
     let rest = line.strip_prefix("hosts:")?;
     let trimmed = rest.trim_start();
     let head_len = line.len() - trimmed.len();
-    Some((line.get(..head_len)?, trimmed.split('#').next().unwrap_or("").trim_end()))
+    Some((
+        line.get(..head_len)?,
+        trimmed.split('#').next().unwrap_or("").trim_end(),
+    ))
 }
 
 #[cfg(test)]
@@ -114,8 +117,13 @@ mod tests {
             enable(al2023).unwrap(),
             "hosts: files myhostname rustcache [!UNAVAIL=return] resolve [!UNAVAIL=return] dns\n"
         );
-        assert_eq!(enable("hosts: files\n").unwrap(), "hosts: files rustcache [!UNAVAIL=return]\n");
-        assert!(enable("passwd: files\n").unwrap().contains("hosts:          files rustcache"));
+        assert_eq!(
+            enable("hosts: files\n").unwrap(),
+            "hosts: files rustcache [!UNAVAIL=return]\n"
+        );
+        assert!(enable("passwd: files\n")
+            .unwrap()
+            .contains("hosts:          files rustcache"));
     }
 
     #[test]

@@ -13,7 +13,9 @@ use std::time::Instant;
 use crate::answer::{Family, HostAnswer, Outcome, PtrAnswer};
 use crate::config::{Config, ConfigCache, Sources, MAX_SERVERS};
 use crate::name::{candidates, check_host_name, reverse_name, unmap_v4};
-use crate::upstream::{ask, Answer, Chain, Counters, HealthTable, Plan, QType, Reply, ServerHealth};
+use crate::upstream::{
+    ask, Answer, Chain, Counters, HealthTable, Plan, QType, Reply, ServerHealth,
+};
 
 /// The resolver of this process: its configuration and what it knows about
 /// the servers. There is one per process ([`Resolver::global`]); tests may

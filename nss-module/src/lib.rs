@@ -28,7 +28,9 @@ use std::sync::Once;
 use libc::{c_char, c_int, c_void, hostent, socklen_t};
 use rustcache::{Family, Resolver};
 
-use pack::{addresses, measure_hostent, measure_tuples, pack_hostent, pack_tuples, GaihAddrtuple, HostEntry};
+use pack::{
+    addresses, measure_hostent, measure_tuples, pack_hostent, pack_tuples, GaihAddrtuple, HostEntry,
+};
 use status::{report, split, Failure, NssStatus, NSS_STATUS_SUCCESS};
 
 /// Runs an entry point body: silences panic output, and turns a panic into
@@ -44,7 +46,11 @@ fn guarded(body: impl FnOnce() -> Result<(), Failure>) -> Result<(), Failure> {
 ///
 /// # Safety
 /// `errnop` and `h_errnop` are NULL or valid for writes.
-unsafe fn conclude(result: Result<(), Failure>, errnop: *mut c_int, h_errnop: *mut c_int) -> NssStatus {
+unsafe fn conclude(
+    result: Result<(), Failure>,
+    errnop: *mut c_int,
+    h_errnop: *mut c_int,
+) -> NssStatus {
     match result {
         Ok(()) => NSS_STATUS_SUCCESS,
         // SAFETY: forwarded from this function's contract.

@@ -101,7 +101,9 @@ pub unsafe fn pack_tuples(buffer: *mut c_char, answer: &HostAnswer) -> *mut Gaih
     let count = answer.v4.len() + answer.v6.len();
     let mut arena = Arena::new(buffer);
     // Pass 1: the tuple array.
-    let tuples = arena.take(count * TUPLE_SIZE, TUPLE_ALIGN).cast::<GaihAddrtuple>();
+    let tuples = arena
+        .take(count * TUPLE_SIZE, TUPLE_ALIGN)
+        .cast::<GaihAddrtuple>();
     // Pass 2: the name they all share.
     // SAFETY: measured by measure_tuples, which the caller checked.
     let name = unsafe { arena.string(&answer.name) };
@@ -297,8 +299,14 @@ mod tests {
         assert_eq!(result.h_addr_list as usize % 8, 0);
         // SAFETY: pointers were just written into storage.
         unsafe {
-            assert_eq!(CStr::from_ptr(result.h_name).to_str().unwrap(), "host.example");
-            assert_eq!(CStr::from_ptr(*result.h_aliases).to_str().unwrap(), "www.example");
+            assert_eq!(
+                CStr::from_ptr(result.h_name).to_str().unwrap(),
+                "host.example"
+            );
+            assert_eq!(
+                CStr::from_ptr(*result.h_aliases).to_str().unwrap(),
+                "www.example"
+            );
             assert!((*result.h_aliases.add(1)).is_null());
             let addr = std::slice::from_raw_parts((*result.h_addr_list).cast::<u8>(), 4);
             assert_eq!(addr, [192, 0, 2, 1]);

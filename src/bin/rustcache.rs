@@ -92,7 +92,11 @@ fn check(args: &[String]) -> Result<ExitCode, String> {
         if o.rotate { " rotate" } else { "" },
         if o.no_tld_query { " no-tld-query" } else { "" }
     );
-    let _ = writeln!(out, "deadline       {} ms per lookup", config.deadline().as_millis());
+    let _ = writeln!(
+        out,
+        "deadline       {} ms per lookup",
+        config.deadline().as_millis()
+    );
     if errors.is_empty() {
         let _ = writeln!(out, "ok: no problems found");
         return Ok(ExitCode::SUCCESS);
@@ -130,7 +134,10 @@ fn edit_nsswitch(args: &[String], on: bool) -> Result<ExitCode, String> {
         ),
         Some(new_text) => {
             write_atomically(&path, &new_text).map_err(|e| format!("{}: {e}", path.display()))?;
-            let line = new_text.lines().find(|l| l.starts_with("hosts:")).unwrap_or("");
+            let line = new_text
+                .lines()
+                .find(|l| l.starts_with("hosts:"))
+                .unwrap_or("");
             println!("{}: {line}", path.display());
         }
     }
@@ -156,18 +163,22 @@ fn resolve(names: &[String]) -> Result<ExitCode, String> {
     for name in names {
         match Resolver::global().lookup_host(name.as_bytes(), Family::Any) {
             Outcome::Found(a) => {
-                let addrs: Vec<String> = a
-                    .v4
-                    .iter()
-                    .map(ToString::to_string)
-                    .chain(a.v6.iter().map(ToString::to_string))
-                    .collect();
+                let addrs: Vec<String> =
+                    a.v4.iter()
+                        .map(ToString::to_string)
+                        .chain(a.v6.iter().map(ToString::to_string))
+                        .collect();
                 let aliases = if a.aliases.is_empty() {
                     String::new()
                 } else {
                     format!(" (aliases {})", a.aliases.join(" "))
                 };
-                println!("{name}: {} ttl {}{aliases}: {}", a.name, a.ttl, addrs.join(" "));
+                println!(
+                    "{name}: {} ttl {}{aliases}: {}",
+                    a.name,
+                    a.ttl,
+                    addrs.join(" ")
+                );
             }
             other => {
                 println!("{name}: {}", describe(&other));

@@ -83,7 +83,10 @@ impl Sources {
     }
 
     fn stamp(&self) -> Stamp {
-        Stamp([file_stamp(&self.resolv_conf), file_stamp(&self.rustcache_conf)])
+        Stamp([
+            file_stamp(&self.resolv_conf),
+            file_stamp(&self.rustcache_conf),
+        ])
     }
 }
 
@@ -197,7 +200,11 @@ mod tests {
     #[test]
     fn environment_overrides_apply_last() {
         let dir = tempdir("env");
-        std::fs::write(dir.join("resolv.conf"), "search a.example\noptions ndots:1\n").unwrap();
+        std::fs::write(
+            dir.join("resolv.conf"),
+            "search a.example\noptions ndots:1\n",
+        )
+        .unwrap();
         std::fs::write(dir.join("rustcache.conf"), "ndots 3\nbogus line\n").unwrap();
         let mut s = sources(&dir);
         s.local_domain = Some("x.example y.example".into());

@@ -59,9 +59,22 @@ impl Options {
             ("rotate", None) => self.rotate = true,
             ("no-tld-query" | "no_tld_query", None) => self.no_tld_query = true,
             // Known to glibc, no effect on rustcache.
-            ("debug" | "edns0" | "single-request" | "single-request-reopen" | "inet6"
-            | "ip6-bytestring" | "ip6-dotint" | "no-ip6-dotint" | "no-check-names"
-            | "use-vc" | "trust-ad" | "no-reload" | "no-aaaa", None) => {}
+            (
+                "debug"
+                | "edns0"
+                | "single-request"
+                | "single-request-reopen"
+                | "inet6"
+                | "ip6-bytestring"
+                | "ip6-dotint"
+                | "no-ip6-dotint"
+                | "no-check-names"
+                | "use-vc"
+                | "trust-ad"
+                | "no-reload"
+                | "no-aaaa",
+                None,
+            ) => {}
             _ => return false,
         }
         true

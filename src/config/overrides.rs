@@ -122,9 +122,7 @@ impl Overrides {
 }
 
 fn number(text: &str, min: u32, max: u32) -> Option<u32> {
-    text.parse::<u32>()
-        .ok()
-        .filter(|n| (min..=max).contains(n))
+    text.parse::<u32>().ok().filter(|n| (min..=max).contains(n))
 }
 
 /// `10.0.0.2`, `10.0.0.2:5353`, `fd00::2`, `[fd00::2]:5353`, `fe80::1%eth0`.
@@ -149,7 +147,10 @@ mod tests {
         o.apply(&mut c);
         assert_eq!(
             c.servers,
-            vec!["127.0.0.9:5353".parse::<SocketAddr>().unwrap(), "[::1]:53".parse().unwrap()]
+            vec![
+                "127.0.0.9:5353".parse::<SocketAddr>().unwrap(),
+                "[::1]:53".parse().unwrap()
+            ]
         );
         assert_eq!(c.search, vec!["x.example"]);
         assert_eq!(c.options.ndots, 3);

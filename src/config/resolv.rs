@@ -224,6 +224,9 @@ mod tests {
     #[test]
     fn no_nameserver_means_loopback_like_glibc() {
         let (c, _) = parse("search example.com\n");
-        assert_eq!(c.servers, vec!["127.0.0.1:53".parse::<SocketAddr>().unwrap()]);
+        assert_eq!(
+            c.servers,
+            vec!["127.0.0.1:53".parse::<SocketAddr>().unwrap()]
+        );
     }
 }

@@ -30,7 +30,8 @@ pub fn candidates(name: &str, absolute: bool, config: &Config) -> Vec<String> {
             out.push(candidate);
         }
     }
-    if !as_is_first && !(dots == 0 && config.options.no_tld_query) {
+    let skip_bare = dots == 0 && config.options.no_tld_query;
+    if !as_is_first && !skip_bare {
         out.push(name.to_owned());
     }
     out
@@ -52,15 +53,24 @@ mod tests {
     #[test]
     fn short_names_try_the_search_list_first() {
         let c = config(&["a.example", "b.example"], 1);
-        assert_eq!(candidates("db", false, &c), ["db.a.example", "db.b.example", "db"]);
+        assert_eq!(
+            candidates("db", false, &c),
+            ["db.a.example", "db.b.example", "db"]
+        );
     }
 
     #[test]
     fn names_with_enough_dots_are_tried_as_given_first() {
         let c = config(&["a.example"], 1);
-        assert_eq!(candidates("www.test", false, &c), ["www.test", "www.test.a.example"]);
+        assert_eq!(
+            candidates("www.test", false, &c),
+            ["www.test", "www.test.a.example"]
+        );
         let c = config(&["a.example"], 2);
-        assert_eq!(candidates("www.test", false, &c), ["www.test.a.example", "www.test"]);
+        assert_eq!(
+            candidates("www.test", false, &c),
+            ["www.test.a.example", "www.test"]
+        );
     }
 
     #[test]

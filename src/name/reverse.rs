@@ -41,7 +41,10 @@ mod tests {
 
     #[test]
     fn ipv4_reverse_name() {
-        assert_eq!(reverse_name("192.0.2.10".parse().unwrap()), "10.2.0.192.in-addr.arpa");
+        assert_eq!(
+            reverse_name("192.0.2.10".parse().unwrap()),
+            "10.2.0.192.in-addr.arpa"
+        );
     }
 
     #[test]
@@ -54,8 +57,14 @@ mod tests {
 
     #[test]
     fn mapped_addresses_unmap_but_loopback_does_not() {
-        assert_eq!(unmap_v4(&"::ffff:192.0.2.1".parse().unwrap()), Some(Ipv4Addr::new(192, 0, 2, 1)));
-        assert_eq!(unmap_v4(&"::192.0.2.1".parse().unwrap()), Some(Ipv4Addr::new(192, 0, 2, 1)));
+        assert_eq!(
+            unmap_v4(&"::ffff:192.0.2.1".parse().unwrap()),
+            Some(Ipv4Addr::new(192, 0, 2, 1))
+        );
+        assert_eq!(
+            unmap_v4(&"::192.0.2.1".parse().unwrap()),
+            Some(Ipv4Addr::new(192, 0, 2, 1))
+        );
         assert_eq!(unmap_v4(&"::1".parse().unwrap()), None);
         assert_eq!(unmap_v4(&"2001:db8::1".parse().unwrap()), None);
     }

@@ -89,9 +89,15 @@ mod tests {
 
     #[test]
     fn ordinary_names_pass_with_their_case() {
-        assert_eq!(check_host_name(b"WwW.Example.com"), Ok(("WwW.Example.com", false)));
+        assert_eq!(
+            check_host_name(b"WwW.Example.com"),
+            Ok(("WwW.Example.com", false))
+        );
         assert_eq!(check_host_name(b"host."), Ok(("host", true)));
-        assert_eq!(check_host_name(b"_srv._tcp.example"), Ok(("_srv._tcp.example", false)));
+        assert_eq!(
+            check_host_name(b"_srv._tcp.example"),
+            Ok(("_srv._tcp.example", false))
+        );
     }
 
     #[test]
@@ -102,14 +108,29 @@ mod tests {
         assert_eq!(check_host_name(b".a"), Err(InvalidName::EmptyLabel));
         assert_eq!(check_host_name(b"a.."), Err(InvalidName::EmptyLabel));
         let long_label = format!("{}.example", "a".repeat(64));
-        assert_eq!(check_host_name(long_label.as_bytes()), Err(InvalidName::LabelTooLong));
+        assert_eq!(
+            check_host_name(long_label.as_bytes()),
+            Err(InvalidName::LabelTooLong)
+        );
         let ok_label = format!("{}.example", "a".repeat(63));
         assert!(check_host_name(ok_label.as_bytes()).is_ok());
         let long_name = ["abcdefghi"; 26].join(".");
         assert_eq!(long_name.len(), 259);
-        assert_eq!(check_host_name(long_name.as_bytes()), Err(InvalidName::NameTooLong));
-        assert_eq!(check_host_name(b"a b.example"), Err(InvalidName::BadCharacter(b' ')));
-        assert_eq!(check_host_name(b"a\xc3\xa9"), Err(InvalidName::BadCharacter(0xc3)));
-        assert_eq!(check_host_name(b"a/b"), Err(InvalidName::BadCharacter(b'/')));
+        assert_eq!(
+            check_host_name(long_name.as_bytes()),
+            Err(InvalidName::NameTooLong)
+        );
+        assert_eq!(
+            check_host_name(b"a b.example"),
+            Err(InvalidName::BadCharacter(b' '))
+        );
+        assert_eq!(
+            check_host_name(b"a\xc3\xa9"),
+            Err(InvalidName::BadCharacter(0xc3))
+        );
+        assert_eq!(
+            check_host_name(b"a/b"),
+            Err(InvalidName::BadCharacter(b'/'))
+        );
     }
 }

@@ -107,7 +107,12 @@ impl ServerHealth {
         // SYNC POINT: AcqRel on success orders this lease against any other
         // caller's compare_exchange on the same field; only one wins.
         self.probe_until_ms
-            .compare_exchange(lease, now + PROBE_LEASE_MS, Ordering::AcqRel, Ordering::Relaxed)
+            .compare_exchange(
+                lease,
+                now + PROBE_LEASE_MS,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            )
             .is_ok()
     }
 
@@ -126,8 +131,10 @@ impl ServerHealth {
             let srtt = (u64::from(srtt) * 7 + u64::from(sample)) / 8;
             self.rttvar_us
                 .store(u32::try_from(rttvar).unwrap_or(u32::MAX), Ordering::Relaxed);
-            self.srtt_us
-                .store(u32::try_from(srtt).unwrap_or(u32::MAX).max(1), Ordering::Relaxed);
+            self.srtt_us.store(
+                u32::try_from(srtt).unwrap_or(u32::MAX).max(1),
+                Ordering::Relaxed,
+            );
         }
         self.timeouts.store(0, Ordering::Relaxed);
         self.down_until_ms.store(0, Ordering::Relaxed);
@@ -135,7 +142,10 @@ impl ServerHealth {
 
     /// Records a query the server let go unanswered past its hedge delay.
     pub fn record_timeout(&self, now: u64) {
-        let timeouts = self.timeouts.fetch_add(1, Ordering::Relaxed).saturating_add(1);
+        let timeouts = self
+            .timeouts
+            .fetch_add(1, Ordering::Relaxed)
+            .saturating_add(1);
         if timeouts >= DOWN_AFTER {
             let doublings = (timeouts - DOWN_AFTER).min(16);
             let interval = (FIRST_DOWN_MS << doublings).min(MAX_DOWN_MS);
@@ -211,7 +221,10 @@ mod tests {
             h.record_answer(Duration::from_millis(30));
         }
         let d = h.hedge_delay();
-        assert!(d >= Duration::from_millis(30) && d < Duration::from_millis(60), "{d:?}");
+        assert!(
+            d >= Duration::from_millis(30) && d < Duration::from_millis(60),
+            "{d:?}"
+        );
         for _ in 0..50 {
             h.record_answer(Duration::from_micros(80));
         }
@@ -232,7 +245,10 @@ mod tests {
         for _ in 0..40 {
             h.record_timeout(10_000);
         }
-        assert_eq!(h.down_until_ms.load(Ordering::Relaxed), 10_000 + MAX_DOWN_MS);
+        assert_eq!(
+            h.down_until_ms.load(Ordering::Relaxed),
+            10_000 + MAX_DOWN_MS
+        );
         h.record_answer(Duration::from_millis(1));
         assert_eq!(h.state(10_000), State::Healthy);
     }

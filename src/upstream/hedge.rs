@@ -440,10 +440,7 @@ impl Run<'_, '_> {
     }
 
     fn retry_over_tcp(&mut self, index: usize, id: u16, qtype: QType) -> Option<Reply> {
-        let server = *self
-            .plan
-            .servers
-            .get(self.attempts.get(index)?.server)?;
+        let server = *self.plan.servers.get(self.attempts.get(index)?.server)?;
         let query = encode_query(id, self.name, qtype)?;
         self.counters.queries += 1;
         self.counters.tcp += 1;

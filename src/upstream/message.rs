@@ -170,7 +170,9 @@ fn follow_chain(message: &Message, qname: &str, qtype: QType) -> Chain {
             _ => None,
         });
         let Some((record, target)) = cname else { break };
-        let Some(owner) = name_text(&record.name) else { break };
+        let Some(owner) = name_text(&record.name) else {
+            break;
+        };
         chain.aliases.push(owner);
         chain.ttl = chain.ttl.min(record.ttl);
         current = target;
@@ -275,7 +277,15 @@ mod tests {
         Record::from_rdata(
             name(apex),
             ttl,
-            RData::SOA(SOA::new(name("ns.example."), name("h.example."), 1, 2, 3, 4, minimum)),
+            RData::SOA(SOA::new(
+                name("ns.example."),
+                name("h.example."),
+                1,
+                2,
+                3,
+                4,
+                minimum,
+            )),
         )
     }
 
@@ -292,19 +302,42 @@ mod tests {
     #[test]
     fn cname_chain_gives_canonical_name_aliases_and_min_ttl() {
         let mut m = response(7, "WWW.example.", RecordType::A);
-        m.add_answer(Record::from_rdata(name("WWW.example."), 300, RData::CNAME(CNAME(name("web.example.")))));
-        m.add_answer(Record::from_rdata(name("web.example."), 200, RData::CNAME(CNAME(name("Host.example.")))));
-        m.add_answer(Record::from_rdata(name("Host.example."), 60, RData::A(A::new(192, 0, 2, 1))));
-        m.add_answer(Record::from_rdata(name("Host.example."), 90, RData::A(A::new(192, 0, 2, 2))));
+        m.add_answer(Record::from_rdata(
+            name("WWW.example."),
+            300,
+            RData::CNAME(CNAME(name("web.example."))),
+        ));
+        m.add_answer(Record::from_rdata(
+            name("web.example."),
+            200,
+            RData::CNAME(CNAME(name("Host.example."))),
+        ));
+        m.add_answer(Record::from_rdata(
+            name("Host.example."),
+            60,
+            RData::A(A::new(192, 0, 2, 1)),
+        ));
+        m.add_answer(Record::from_rdata(
+            name("Host.example."),
+            90,
+            RData::A(A::new(192, 0, 2, 2)),
+        ));
         // Not on the chain: ignored.
-        m.add_answer(Record::from_rdata(name("other.example."), 5, RData::A(A::new(192, 0, 2, 9))));
+        m.add_answer(Record::from_rdata(
+            name("other.example."),
+            5,
+            RData::A(A::new(192, 0, 2, 9)),
+        ));
         let bytes = m.to_vec().unwrap();
         let Ok(Reply::Data(chain)) = decode_reply(&bytes, 7, "www.example", QType::A) else {
             panic!("expected data");
         };
         assert_eq!(chain.canonical, "Host.example");
         assert_eq!(chain.aliases, vec!["WWW.example", "web.example"]);
-        assert_eq!(chain.v4, vec![Ipv4Addr::new(192, 0, 2, 1), Ipv4Addr::new(192, 0, 2, 2)]);
+        assert_eq!(
+            chain.v4,
+            vec![Ipv4Addr::new(192, 0, 2, 1), Ipv4Addr::new(192, 0, 2, 2)]
+        );
         assert_eq!(chain.ttl, 60);
     }
 
@@ -312,12 +345,29 @@ mod tests {
     fn mismatched_replies_are_refused() {
         let m = response(7, "a.example.", RecordType::A);
         let bytes = m.to_vec().unwrap();
-        assert_eq!(decode_reply(&bytes, 8, "a.example", QType::A), Err(Mismatch::WrongId));
-        assert_eq!(decode_reply(&bytes, 7, "b.example", QType::A), Err(Mismatch::WrongQuestion));
-        assert_eq!(decode_reply(&bytes, 7, "a.example", QType::Aaaa), Err(Mismatch::WrongQuestion));
-        assert_eq!(decode_reply(&bytes[..5], 7, "a.example", QType::A), Err(Mismatch::Malformed));
-        let q = Message::new(7, MessageType::Query, OpCode::Query).to_vec().unwrap();
-        assert_eq!(decode_reply(&q, 7, "a.example", QType::A), Err(Mismatch::NotAResponse));
+        assert_eq!(
+            decode_reply(&bytes, 8, "a.example", QType::A),
+            Err(Mismatch::WrongId)
+        );
+        assert_eq!(
+            decode_reply(&bytes, 7, "b.example", QType::A),
+            Err(Mismatch::WrongQuestion)
+        );
+        assert_eq!(
+            decode_reply(&bytes, 7, "a.example", QType::Aaaa),
+            Err(Mismatch::WrongQuestion)
+        );
+        assert_eq!(
+            decode_reply(&bytes[..5], 7, "a.example", QType::A),
+            Err(Mismatch::Malformed)
+        );
+        let q = Message::new(7, MessageType::Query, OpCode::Query)
+            .to_vec()
+            .unwrap();
+        assert_eq!(
+            decode_reply(&q, 7, "a.example", QType::A),
+            Err(Mismatch::NotAResponse)
+        );
     }
 
     #[test]
@@ -328,11 +378,15 @@ mod tests {
         let bytes = m.to_vec().unwrap();
         assert_eq!(
             decode_reply(&bytes, 1, "gone.example", QType::Aaaa),
-            Ok(Reply::NxDomain { negative_ttl: Some(120) })
+            Ok(Reply::NxDomain {
+                negative_ttl: Some(120)
+            })
         );
         let mut m = response(1, "v4only.example.", RecordType::AAAA);
         m.add_authority(soa("example.", 30, 120));
-        let Ok(Reply::Data(chain)) = decode_reply(&m.to_vec().unwrap(), 1, "v4only.example", QType::Aaaa) else {
+        let Ok(Reply::Data(chain)) =
+            decode_reply(&m.to_vec().unwrap(), 1, "v4only.example", QType::Aaaa)
+        else {
             panic!("expected nodata");
         };
         assert!(chain.is_empty());
@@ -343,18 +397,39 @@ mod tests {
     fn failures_and_truncation_are_reported() {
         let mut m = response(1, "a.example.", RecordType::A);
         m.metadata.response_code = ResponseCode::ServFail;
-        assert_eq!(decode_reply(&m.to_vec().unwrap(), 1, "a.example", QType::A), Ok(Reply::Failure(2)));
+        assert_eq!(
+            decode_reply(&m.to_vec().unwrap(), 1, "a.example", QType::A),
+            Ok(Reply::Failure(2))
+        );
         let mut m = response(1, "a.example.", RecordType::A);
         m.metadata.truncation = true;
-        assert_eq!(decode_reply(&m.to_vec().unwrap(), 1, "a.example", QType::A), Ok(Reply::Truncated));
+        assert_eq!(
+            decode_reply(&m.to_vec().unwrap(), 1, "a.example", QType::A),
+            Ok(Reply::Truncated)
+        );
     }
 
     #[test]
     fn invalid_names_in_answers_are_dropped() {
         let mut m = response(3, "1.2.0.192.in-addr.arpa.", RecordType::PTR);
-        m.add_answer(Record::from_rdata(name("1.2.0.192.in-addr.arpa."), 60, RData::PTR(PTR(Name::from_labels(vec![&b"bad name"[..], b"example"]).unwrap()))));
-        m.add_answer(Record::from_rdata(name("1.2.0.192.in-addr.arpa."), 60, RData::PTR(PTR(name("good.example.")))));
-        let Ok(Reply::Data(chain)) = decode_reply(&m.to_vec().unwrap(), 3, "1.2.0.192.in-addr.arpa", QType::Ptr) else {
+        m.add_answer(Record::from_rdata(
+            name("1.2.0.192.in-addr.arpa."),
+            60,
+            RData::PTR(PTR(
+                Name::from_labels(vec![&b"bad name"[..], b"example"]).unwrap()
+            )),
+        ));
+        m.add_answer(Record::from_rdata(
+            name("1.2.0.192.in-addr.arpa."),
+            60,
+            RData::PTR(PTR(name("good.example."))),
+        ));
+        let Ok(Reply::Data(chain)) = decode_reply(
+            &m.to_vec().unwrap(),
+            3,
+            "1.2.0.192.in-addr.arpa",
+            QType::Ptr,
+        ) else {
             panic!("expected data");
         };
         assert_eq!(chain.names, vec!["good.example"]);
