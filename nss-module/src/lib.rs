@@ -41,8 +41,9 @@ fn guarded(body: impl FnOnce() -> Result<(), Failure>) -> Result<(), Failure> {
     catch_unwind(AssertUnwindSafe(body)).unwrap_or(Err(Failure::UNAVAILABLE))
 }
 
-/// Ends an entry point: SUCCESS leaves errno alone, anything else is
-/// reported through the out-parameters.
+/// Ends an entry point: SUCCESS sets `h_errno` to NETDB_SUCCESS and leaves
+/// errno alone (as glibc's `dns` module does); anything else is reported
+/// through both out-parameters.
 ///
 /// # Safety
 /// `errnop` and `h_errnop` are NULL or valid for writes.
@@ -52,7 +53,13 @@ unsafe fn conclude(
     h_errnop: *mut c_int,
 ) -> NssStatus {
     match result {
-        Ok(()) => NSS_STATUS_SUCCESS,
+        Ok(()) => {
+            if !h_errnop.is_null() {
+                // SAFETY: non-NULL and valid per this function's contract.
+                unsafe { h_errnop.write(status::NETDB_SUCCESS) };
+            }
+            NSS_STATUS_SUCCESS
+        }
         // SAFETY: forwarded from this function's contract.
         Err(failure) => unsafe { report(failure, errnop, h_errnop) },
     }

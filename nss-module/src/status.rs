@@ -13,6 +13,7 @@ pub const NSS_STATUS_SUCCESS: NssStatus = 1;
 
 /// `h_errno` values from `<netdb.h>`.
 pub const NETDB_INTERNAL: c_int = -1;
+pub const NETDB_SUCCESS: c_int = 0;
 pub const HOST_NOT_FOUND: c_int = 1;
 pub const TRY_AGAIN: c_int = 2;
 pub const NO_RECOVERY: c_int = 3;

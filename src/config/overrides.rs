@@ -20,6 +20,9 @@ use std::time::Duration;
 use super::resolv::parse_server;
 use super::{Config, ConfigError, ConfigErrorKind, MAX_NDOTS, MAX_SEARCH, MAX_SERVERS};
 
+/// The keywords rustcache.conf knows.
+const KEYS: &[&str] = &["nameserver", "search", "ndots", "timeout", "attempts"];
+
 /// What rustcache.conf sets; `None` keeps resolv.conf's value.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Overrides {
@@ -74,6 +77,9 @@ pub fn parse_overrides(text: &str, path: &Path) -> (Overrides, Vec<ConfigError>)
 
 impl Overrides {
     fn set(&mut self, key: &str, values: &[&str]) -> Result<(), ConfigErrorKind> {
+        if !KEYS.contains(&key) {
+            return Err(ConfigErrorKind::UnknownKey(key.to_owned()));
+        }
         let missing = || ConfigErrorKind::MissingValue(key.to_owned());
         let first = *values.first().ok_or_else(missing)?;
         let bad = |expected| ConfigErrorKind::BadValue {

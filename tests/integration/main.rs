@@ -23,7 +23,12 @@ macro_rules! trials {
     };
 }
 
+mod cli;
+mod common;
+mod differential;
+mod entry_points;
 mod harness;
+mod nsswitch;
 
 /// A trial running `f`; a panic fails it (libtest-mimic catches it).
 fn trial(module_path: &str, name: &str, f: fn()) -> Trial {
@@ -39,5 +44,9 @@ fn main() {
     let args = Arguments::from_args();
     let mut tests = Vec::new();
     tests.extend(harness::tests());
+    tests.extend(differential::tests());
+    tests.extend(entry_points::tests());
+    tests.extend(nsswitch::tests());
+    tests.extend(cli::tests());
     libtest_mimic::run(&args, tests).exit();
 }

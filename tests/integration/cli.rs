@@ -1,0 +1,113 @@
+// The rustcache command: check reports bad lines with their numbers, enable/disable edit the hosts line.
+
+use std::process::Command;
+
+use libtest_mimic::Trial;
+
+pub fn tests() -> Vec<Trial> {
+    trials![
+        check_reports_each_bad_line_with_its_number,
+        check_passes_a_good_configuration,
+        enable_and_disable_edit_the_hosts_line_idempotently,
+    ]
+}
+
+fn rustcache() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_rustcache"))
+}
+
+fn tempdir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("rustcache-cli-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn check_reports_each_bad_line_with_its_number() {
+    let dir = tempdir("check-bad");
+    let resolv = dir.join("resolv.conf");
+    let conf = dir.join("rustcache.conf");
+    std::fs::write(&resolv, "nameserver 127.0.0.2\nnameserver not-an-ip\n").unwrap();
+    std::fs::write(&conf, "# comment\nndots 2\nndots many\nfrobnicate\n").unwrap();
+    let out = rustcache()
+        .args(["check", "--resolv-conf"])
+        .arg(&resolv)
+        .arg("--config")
+        .arg(&conf)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    let r = resolv.display();
+    let c = conf.display();
+    assert!(
+        stderr.contains(&format!("{r}:2: `nameserver`: `not-an-ip`")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("{c}:3: `ndots`: `many` is not 0 to 15")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("{c}:4: unknown keyword `frobnicate`")),
+        "{stderr}"
+    );
+    // What is in force: the good lines.
+    assert!(stdout.contains("nameserver     127.0.0.2:53"), "{stdout}");
+    assert!(stdout.contains("ndots:2"), "{stdout}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+fn check_passes_a_good_configuration() {
+    let dir = tempdir("check-good");
+    let resolv = dir.join("resolv.conf");
+    std::fs::write(
+        &resolv,
+        "nameserver 127.0.0.2\nsearch a.example\noptions timeout:2 attempts:3\n",
+    )
+    .unwrap();
+    let out = rustcache()
+        .args(["check", "--resolv-conf"])
+        .arg(&resolv)
+        .arg("--config")
+        .arg(dir.join("absent.conf"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("deadline       6000 ms per lookup"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("ok: no problems found"), "{stdout}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+fn enable_and_disable_edit_the_hosts_line_idempotently() {
+    let dir = tempdir("enable");
+    let nsswitch = dir.join("nsswitch.conf");
+    let original = "passwd: files\nhosts:          files dns\n";
+    std::fs::write(&nsswitch, original).unwrap();
+    for _ in 0..2 {
+        let status = rustcache()
+            .arg("enable")
+            .arg("--nsswitch")
+            .arg(&nsswitch)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        assert_eq!(
+            std::fs::read_to_string(&nsswitch).unwrap(),
+            "passwd: files\nhosts:          files rustcache [!UNAVAIL=return] dns\n"
+        );
+    }
+    let status = rustcache()
+        .arg("disable")
+        .arg("--nsswitch")
+        .arg(&nsswitch)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(std::fs::read_to_string(&nsswitch).unwrap(), original);
+    std::fs::remove_dir_all(dir).unwrap();
+}
