@@ -24,7 +24,10 @@ all: build
 
 build:
 	$(CARGO) build --release --locked -p nss-rustcache -p rustcache
-	cp -f target/release/libnss_rustcache.so $(MODULE)
+	# Copy then rename: a running process that has the old file mapped
+	# keeps it intact.
+	cp -f target/release/libnss_rustcache.so $(MODULE).tmp
+	mv -f $(MODULE).tmp $(MODULE)
 
 lint:
 	$(CARGO) fmt --all --check

@@ -8,21 +8,27 @@
 //! When every server was asked and `timeout` has passed since the round
 //! began, a new round starts, up to `attempts` rounds, all inside the
 //! lookup's deadline. A truncated answer is asked again over TCP of the
-//! same server.
+//! same server, inside the same poll loop, so a server slow over TCP holds
+//! up nobody.
 //!
 //! A server that is down (see `health`) is ranked last. Once its down
-//! interval has passed, one caller on the host wins the probe lease and
-//! sends it a copy of its real query alongside the normal ones, so nobody
-//! waits on the probe.
+//! interval has passed, one caller wins the probe lease and sends it a copy
+//! of its real query alongside the normal ones; the caller's answer comes
+//! from the healthy servers as usual. With no thread and no descriptor
+//! allowed to outlive the call, the probe's reply can only be read inside
+//! this call: once the caller's answer is complete, the probe is given as
+//! long again as that answer took (at least 2 ms, at most 50 ms) before it
+//! counts as failed. That wait happens once per down interval (1 s doubling
+//! to 300 s), and only to the one caller holding the lease.
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
-use super::health::{HealthTable, State};
-use super::message::{decode_reply, encode_query, Mismatch, QType, Reply};
-use super::transport::{tcp_exchange, udp_connect, wait_readable, RECV_BUFFER};
+use super::health::{HealthTable, ServerHealth, State, INITIAL_HEDGE};
+use super::message::{decode_reply, encode_query, QType, Reply};
+use super::transport::{poll, udp_connect, TcpQuery, RECV_BUFFER};
 use crate::clock::now_ms;
 
 /// How the servers are to be asked.
@@ -70,33 +76,62 @@ pub struct Unavailable;
 /// One server asked in one round.
 struct Attempt {
     server: usize,
-    socket: UdpSocket,
+    udp: UdpSocket,
+    /// TCP retries of truncated answers, per question slot.
+    tcp: [Option<TcpQuery>; 2],
     sent_at: Instant,
     /// The query ID per question slot; `None` if this slot was not asked.
     ids: [Option<u16>; 2],
-    /// A failure rcode came back for this slot.
+    /// This server failed this slot (failure rcode, broken TCP).
     failed: [bool; 2],
     /// A valid reply came back (for any slot).
     answered: bool,
-    /// Nothing more will come: refused, socket error, or every asked slot
-    /// failed.
+    /// Nothing more will come from this attempt.
     dead: bool,
-    /// Unreachable (ICMP) or socket error, as opposed to a failure rcode.
+    /// ICMP unreachable or a socket error, as opposed to a failure rcode.
     unreachable: bool,
+    /// A probe of a down server, sent alongside the real queries.
+    probe: bool,
 }
 
 impl Attempt {
-    fn settle(&mut self) {
-        let pending = self
-            .ids
-            .iter()
-            .zip(self.failed)
-            .any(|(id, failed)| id.is_some() && !failed);
-        if !pending {
-            self.dead = true;
+    /// Re-examines the attempt after a reply: it is dead once none of the
+    /// questions it asked is both unresolved and not failed here. Returns
+    /// true if it died with questions still unresolved (ask the next
+    /// server now).
+    fn settle(&mut self, results: &[Option<Reply>; 2]) -> bool {
+        let mut can_help = false;
+        let mut stranded = false;
+        for (slot, resolved) in results.iter().enumerate() {
+            let asked = self.ids.get(slot).is_some_and(Option::is_some);
+            if !asked || resolved.is_some() {
+                continue;
+            }
+            if self.failed.get(slot).copied().unwrap_or(true) {
+                stranded = true;
+            } else {
+                can_help = true;
+            }
         }
+        if !can_help {
+            self.dead = true;
+            self.tcp = [None, None];
+        }
+        !can_help && stranded
+    }
+
+    /// The server cannot be reached: nothing more will come.
+    fn unreachable(&mut self) {
+        self.dead = true;
+        self.unreachable = true;
+        self.tcp = [None, None];
     }
 }
+
+/// Longest time a probe is waited for after the caller's answer is done.
+const PROBE_GRACE_MAX: Duration = Duration::from_millis(50);
+/// Shortest such time.
+const PROBE_GRACE_MIN: Duration = Duration::from_millis(2);
 
 /// Random query IDs, from the OS, fetched in one call per exchange.
 struct Ids {
@@ -195,6 +230,15 @@ fn rank(plan: &Plan<'_>) -> Vec<usize> {
     order.into_iter().map(|(_, _, index)| index).collect()
 }
 
+/// What a poll entry belongs to.
+#[derive(Clone, Copy)]
+enum Source {
+    /// The UDP socket of attempt `.0`.
+    Udp(usize),
+    /// The TCP retry of attempt `.0` for question slot `.1`.
+    Tcp(usize, usize),
+}
+
 struct Run<'p, 'a> {
     plan: &'p Plan<'a>,
     name: &'p str,
@@ -212,15 +256,25 @@ impl Run<'_, '_> {
         (0..self.qtypes.len()).all(|q| self.results.get(q).is_some_and(Option::is_some))
     }
 
+    fn any_live(&self) -> bool {
+        self.attempts.iter().any(|a| !a.dead)
+    }
+
     fn go(&mut self) {
         let start = Instant::now();
+        let mut buf = [0u8; RECV_BUFFER];
+        self.launch_probe();
+        self.exchange(start, &mut buf);
+        self.linger_for_probe(start, &mut buf);
+    }
+
+    /// The main loop: send, hedge, receive until every question is
+    /// answered or the deadline passes.
+    fn exchange(&mut self, start: Instant, buf: &mut [u8]) {
         let mut round = 0u8;
         let mut round_start = start;
         let mut next_index = 0usize;
         let mut next_send = start;
-        let mut ready = Vec::new();
-        let mut buf = [0u8; RECV_BUFFER];
-        self.launch_probe();
         while !self.done() {
             let now = Instant::now();
             if now >= self.plan.deadline {
@@ -232,13 +286,13 @@ impl Run<'_, '_> {
                     if next_index > 1 || round > 0 {
                         self.counters.hedges += 1;
                     }
-                    next_send = match self.launch(server, now) {
+                    next_send = match self.launch(server, now, false) {
                         true => now + self.hedge_delay(server),
                         false => now,
                     };
                     continue;
                 }
-                if !self.attempts.iter().any(|a| !a.dead) {
+                if !self.any_live() {
                     // Every server failed outright (or could not be asked)
                     // in this round: waiting longer would not change that.
                     return;
@@ -255,45 +309,103 @@ impl Run<'_, '_> {
                     self.plan.deadline
                 };
             }
-            if !self.attempts.iter().any(|a| !a.dead) && next_index < self.order.len() {
+            if !self.any_live() {
                 // Nothing in flight can answer: ask the next server now.
                 next_send = now;
                 continue;
             }
-            let wake = next_send.min(self.plan.deadline);
-            let fds: Vec<i32> = self
-                .attempts
-                .iter()
-                .filter(|a| !a.dead)
-                .map(|a| a.socket.as_raw_fd())
-                .collect();
-            if fds.is_empty() {
-                std::thread::sleep(wake.saturating_duration_since(now));
-                continue;
-            }
-            if wait_readable(&fds, wake.saturating_duration_since(now), &mut ready).is_err() {
+            let (mut fds, sources) = self.poll_set(None);
+            let wait = next_send
+                .min(self.plan.deadline)
+                .saturating_duration_since(now);
+            if poll(&mut fds, wait).is_err() {
                 return;
             }
-            let live: Vec<usize> = (0..self.attempts.len())
-                .filter(|&i| self.attempts.get(i).is_some_and(|a| !a.dead))
-                .collect();
-            for &r in &ready {
-                if let Some(&attempt) = live.get(r) {
-                    if self.receive(attempt, &mut buf) {
-                        // A server failed outright: hedge at once.
-                        next_send = Instant::now();
-                    }
+            for (fd, source) in fds.iter().zip(sources) {
+                if fd.revents != 0 && self.service(source, buf) {
+                    // A server failed outright: hedge at once.
+                    next_send = Instant::now();
                 }
             }
         }
     }
 
-    fn hedge_delay(&self, server: usize) -> Duration {
+    /// The descriptors of every live attempt (or only of attempt `only`),
+    /// with what each belongs to.
+    fn poll_set(&self, only: Option<usize>) -> (Vec<libc::pollfd>, Vec<Source>) {
+        let mut fds = Vec::with_capacity(self.attempts.len() + 2);
+        let mut sources = Vec::with_capacity(self.attempts.len() + 2);
+        for (index, attempt) in self.attempts.iter().enumerate() {
+            if attempt.dead || only.is_some_and(|o| o != index) {
+                continue;
+            }
+            fds.push(libc::pollfd {
+                fd: attempt.udp.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            });
+            sources.push(Source::Udp(index));
+            for (slot, tcp) in attempt.tcp.iter().enumerate() {
+                if let Some(tcp) = tcp {
+                    fds.push(libc::pollfd {
+                        fd: tcp.fd(),
+                        events: tcp.events(),
+                        revents: 0,
+                    });
+                    sources.push(Source::Tcp(index, slot));
+                }
+            }
+        }
+        (fds, sources)
+    }
+
+    /// Handles a ready descriptor. True if its attempt just failed outright.
+    fn service(&mut self, source: Source, buf: &mut [u8]) -> bool {
+        match source {
+            Source::Udp(index) => self.receive_udp(index, buf),
+            Source::Tcp(index, slot) => self.advance_tcp(index, slot),
+        }
+    }
+
+    /// Gives an outstanding probe as long again as the answer took (see the
+    /// module doc), reading only the probe's descriptors.
+    fn linger_for_probe(&mut self, start: Instant, buf: &mut [u8]) {
+        let Some(index) = self
+            .attempts
+            .iter()
+            .position(|a| a.probe && !a.answered && !a.dead)
+        else {
+            return;
+        };
+        let grace = start.elapsed().clamp(PROBE_GRACE_MIN, PROBE_GRACE_MAX);
+        let until = (Instant::now() + grace).min(self.plan.deadline);
+        while let Some(attempt) = self.attempts.get(index) {
+            let now = Instant::now();
+            if attempt.answered || attempt.dead || now >= until {
+                return;
+            }
+            let (mut fds, sources) = self.poll_set(Some(index));
+            if poll(&mut fds, until - now).is_err() {
+                return;
+            }
+            for (fd, source) in fds.iter().zip(sources) {
+                if fd.revents != 0 {
+                    self.service(source, buf);
+                }
+            }
+        }
+    }
+
+    fn health_of(&self, server: usize) -> Option<&ServerHealth> {
         self.plan
             .servers
             .get(server)
             .and_then(|s| self.plan.health.get(s))
-            .map_or(super::health::INITIAL_HEDGE, |h| h.hedge_delay())
+    }
+
+    fn hedge_delay(&self, server: usize) -> Duration {
+        self.health_of(server)
+            .map_or(INITIAL_HEDGE, ServerHealth::hedge_delay)
     }
 
     /// Sends a copy of the query to one down server whose down interval has
@@ -301,150 +413,220 @@ impl Run<'_, '_> {
     fn launch_probe(&mut self) {
         let now = now_ms();
         let probe = self.order.iter().copied().find(|&i| {
-            self.plan
-                .servers
-                .get(i)
-                .and_then(|s| self.plan.health.get(s))
+            self.health_of(i)
                 .is_some_and(|h| h.state(now) == State::Down && h.try_take_probe(now))
         });
         if let Some(server) = probe {
-            self.launch(server, Instant::now());
+            self.launch(server, Instant::now(), true);
         }
     }
 
-    /// Sends the unanswered questions to `server`. False if nothing could
-    /// be sent.
-    fn launch(&mut self, server: usize, now: Instant) -> bool {
+    /// Sends the unanswered questions to `server`. False if the server
+    /// could not be asked (or refused at once): move on now.
+    fn launch(&mut self, server: usize, now: Instant, probe: bool) -> bool {
         let Some(addr) = self.plan.servers.get(server) else {
             return false;
         };
         // A new round replaces this server's earlier attempt.
         self.attempts.retain(|a| a.server != server || a.answered);
-        let Ok(socket) = udp_connect(addr) else {
+        let Ok(udp) = udp_connect(addr) else {
             return false;
         };
         let mut attempt = Attempt {
             server,
-            socket,
+            udp,
+            tcp: [None, None],
             sent_at: now,
             ids: [None, None],
             failed: [false, false],
             answered: false,
             dead: false,
             unreachable: false,
+            probe,
         };
+        let mut previous_id = None;
         for (slot, &qtype) in self.qtypes.iter().enumerate() {
             if self.results.get(slot).is_some_and(Option::is_some) {
                 continue;
             }
-            let id = self.ids.next();
+            // Distinct IDs per question, so a reply matches exactly one.
+            let mut id = self.ids.next();
+            if previous_id == Some(id) {
+                id = id.wrapping_add(1);
+            }
+            previous_id = Some(id);
             let Some(query) = encode_query(id, self.name, qtype) else {
                 continue;
             };
-            if send(&attempt.socket, &query).is_ok() {
-                if let Some(s) = attempt.ids.get_mut(slot) {
-                    *s = Some(id);
+            match send(&attempt.udp, &query) {
+                Ok(()) => {
+                    if let Some(s) = attempt.ids.get_mut(slot) {
+                        *s = Some(id);
+                    }
+                    self.counters.queries += 1;
                 }
-                self.counters.queries += 1;
+                Err(_) => {
+                    // On loopback the ICMP unreachable of the first query
+                    // already shows here, as ECONNREFUSED on the second.
+                    attempt.unreachable();
+                    break;
+                }
             }
         }
-        if attempt.ids.iter().all(Option::is_none) {
-            return false;
+        let asked = attempt.ids.iter().any(Option::is_some);
+        self.launched_any |= asked;
+        let usable = asked && !attempt.dead;
+        if asked {
+            self.attempts.push(attempt);
         }
-        self.launched_any = true;
-        self.attempts.push(attempt);
-        true
+        usable
     }
 
-    /// Reads everything waiting on attempt `index`. True if the attempt
-    /// just failed outright (so the next server should be asked now).
-    fn receive(&mut self, index: usize, buf: &mut [u8]) -> bool {
+    /// Reads everything waiting on attempt `index`'s UDP socket. True if the
+    /// attempt just failed outright.
+    fn receive_udp(&mut self, index: usize, buf: &mut [u8]) -> bool {
         loop {
             let Some(attempt) = self.attempts.get_mut(index) else {
                 return false;
             };
-            let n = match attempt.socket.recv(buf) {
+            if attempt.dead {
+                return false;
+            }
+            let n = match attempt.udp.recv(buf) {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
                 Err(_) => {
                     // ECONNREFUSED (ICMP unreachable) or a socket error.
-                    attempt.dead = true;
-                    attempt.unreachable = true;
+                    attempt.unreachable();
                     return true;
                 }
             };
             let datagram = buf.get(..n).unwrap_or(&[]);
-            if self.accept(index, datagram) {
+            if self.accept_datagram(index, datagram) {
                 return true;
             }
         }
     }
 
-    /// Handles one datagram on attempt `index`. True if that made the
-    /// attempt fail outright.
-    fn accept(&mut self, index: usize, datagram: &[u8]) -> bool {
+    /// Matches one datagram against the questions attempt `index` asked.
+    /// A datagram that answers none of them is ignored. True if the
+    /// attempt just failed outright.
+    fn accept_datagram(&mut self, index: usize, datagram: &[u8]) -> bool {
         for slot in 0..self.qtypes.len() {
-            let Some(attempt) = self.attempts.get(index) else {
-                return false;
-            };
-            let (Some(Some(id)), Some(&qtype)) = (attempt.ids.get(slot), self.qtypes.get(slot))
-            else {
+            let Some(&Some(id)) = self.attempts.get(index).and_then(|a| a.ids.get(slot)) else {
                 continue;
             };
-            let reply = match decode_reply(datagram, *id, self.name, qtype) {
-                Ok(reply) => reply,
-                Err(Mismatch::WrongId) => continue,
-                // Wrong question, malformed or not a response: ignore it
-                // and keep waiting for the real reply.
-                Err(_) => return false,
+            let Some(&qtype) = self.qtypes.get(slot) else {
+                continue;
             };
-            let reply = match reply {
-                Reply::Truncated => self.retry_over_tcp(index, *id, qtype),
-                other => Some(other),
-            };
-            let Some(attempt) = self.attempts.get_mut(index) else {
-                return false;
-            };
-            match reply {
-                Some(Reply::Failure(_)) | None => {
-                    if let Some(f) = attempt.failed.get_mut(slot) {
-                        *f = true;
-                    }
-                    attempt.settle();
-                    return attempt.dead;
-                }
-                Some(reply) => {
-                    if !attempt.answered {
-                        attempt.answered = true;
-                        let rtt = attempt.sent_at.elapsed();
-                        if let Some(h) = self
-                            .plan
-                            .servers
-                            .get(attempt.server)
-                            .and_then(|s| self.plan.health.get(s))
-                        {
-                            h.record_answer(rtt);
-                        }
-                    }
-                    if let Some(r) = self.results.get_mut(slot) {
-                        if r.is_none() {
-                            *r = Some(reply);
-                        }
-                    }
-                    return false;
-                }
+            match decode_reply(datagram, id, self.name, qtype) {
+                Ok(Reply::Truncated) => return self.retry_over_tcp(index, slot, id, qtype),
+                Ok(reply) => return self.take_reply(index, slot, Some(reply)),
+                // Not the reply to this question: maybe to the other one.
+                Err(_) => continue,
             }
         }
         false
     }
 
-    fn retry_over_tcp(&mut self, index: usize, id: u16, qtype: QType) -> Option<Reply> {
-        let server = *self.plan.servers.get(self.attempts.get(index)?.server)?;
-        let query = encode_query(id, self.name, qtype)?;
+    /// Progress on the TCP retry of attempt `index`, slot `slot`.
+    fn advance_tcp(&mut self, index: usize, slot: usize) -> bool {
+        let Some(attempt) = self.attempts.get_mut(index) else {
+            return false;
+        };
+        let (Some(Some(tcp)), Some(&Some(id)), Some(&qtype)) = (
+            attempt.tcp.get_mut(slot),
+            attempt.ids.get(slot),
+            self.qtypes.get(slot),
+        ) else {
+            return false;
+        };
+        let reply = match tcp.advance() {
+            Ok(None) => return false,
+            Ok(Some(message)) => match decode_reply(&message, id, self.name, qtype) {
+                // A truncated TCP answer, or a reply to something else,
+                // is a broken server.
+                Ok(Reply::Truncated) | Err(_) => None,
+                Ok(reply) => Some(reply),
+            },
+            Err(_) => None,
+        };
+        if let Some(t) = attempt.tcp.get_mut(slot) {
+            *t = None;
+        }
+        self.take_reply(index, slot, reply)
+    }
+
+    /// Asks question `slot` of attempt `index` again over TCP.
+    fn retry_over_tcp(&mut self, index: usize, slot: usize, id: u16, qtype: QType) -> bool {
+        let server = self
+            .attempts
+            .get(index)
+            .and_then(|a| self.plan.servers.get(a.server))
+            .copied();
+        let started = server.and_then(|server| {
+            let query = encode_query(id, self.name, qtype)?;
+            TcpQuery::start(&server, &query).ok()
+        });
+        let Some(tcp) = started else {
+            return self.take_reply(index, slot, None);
+        };
         self.counters.queries += 1;
         self.counters.tcp += 1;
-        tcp_exchange(&server, &query, id, self.name, qtype, self.plan.deadline).ok()
+        if let Some(t) = self
+            .attempts
+            .get_mut(index)
+            .and_then(|a| a.tcp.get_mut(slot))
+        {
+            *t = Some(tcp);
+        }
+        false
+    }
+
+    /// Records what attempt `index` said about question `slot`: a reply, or
+    /// `None`/a failure rcode for "this server cannot answer it". True if
+    /// the attempt just failed outright.
+    fn take_reply(&mut self, index: usize, slot: usize, reply: Option<Reply>) -> bool {
+        match reply {
+            Some(Reply::Failure(_)) | Some(Reply::Truncated) | None => {
+                if let Some(f) = self
+                    .attempts
+                    .get_mut(index)
+                    .and_then(|a| a.failed.get_mut(slot))
+                {
+                    *f = true;
+                }
+            }
+            Some(reply) => {
+                self.record_answer(index);
+                if let Some(r) = self.results.get_mut(slot) {
+                    if r.is_none() {
+                        *r = Some(reply);
+                    }
+                }
+            }
+        }
+        let results = &self.results;
+        self.attempts
+            .get_mut(index)
+            .is_some_and(|attempt| attempt.settle(results))
+    }
+
+    /// The first valid reply of an attempt: its RTT feeds the estimate.
+    fn record_answer(&mut self, index: usize) {
+        let Some(attempt) = self.attempts.get_mut(index) else {
+            return;
+        };
+        if attempt.answered {
+            return;
+        }
+        attempt.answered = true;
+        let rtt = attempt.sent_at.elapsed();
+        let server = attempt.server;
+        if let Some(h) = self.health_of(server) {
+            h.record_answer(rtt);
+        }
     }
 
     /// Turns what was received into one answer per question and tells the
@@ -456,15 +638,13 @@ impl Run<'_, '_> {
             if attempt.answered {
                 continue;
             }
-            let Some(health) = self
-                .plan
-                .servers
-                .get(attempt.server)
-                .and_then(|s| self.plan.health.get(s))
-            else {
+            let Some(health) = self.health_of(attempt.server) else {
                 continue;
             };
-            let had_its_chance = now.duration_since(attempt.sent_at) >= health.hedge_delay();
+            // A probe was waited for on purpose; others count only if they
+            // were given their full hedge delay.
+            let had_its_chance =
+                attempt.probe || now.duration_since(attempt.sent_at) >= health.hedge_delay();
             let failed_rcode = attempt.failed.iter().any(|&f| f) && !attempt.unreachable;
             if attempt.unreachable || (had_its_chance && !failed_rcode) {
                 health.record_timeout(now_boot);

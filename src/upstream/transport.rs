@@ -1,129 +1,216 @@
 //! Sockets for one query: a fresh connected UDP socket per server (random
 //! source port from the kernel; the connection makes the kernel drop
 //! datagrams from any other address or port, and report ICMP port
-//! unreachable as ECONNREFUSED), and TCP for truncated answers.
+//! unreachable as ECONNREFUSED), and TCP for truncated answers, driven by
+//! the same poll loop so no server can hold up the others.
 //!
 //! Every socket is created close-on-exec and lives no longer than the
 //! lookup that made it.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::{Duration, Instant};
-
-use super::message::{decode_reply, QType, Reply};
 
 /// Largest datagram we read; larger ones are cut and then fail to decode.
 pub const RECV_BUFFER: usize = 4096;
 
 /// Opens a non-blocking, close-on-exec UDP socket connected to `server`.
 pub fn udp_connect(server: &SocketAddr) -> io::Result<UdpSocket> {
-    let family = match server {
-        SocketAddr::V4(_) => libc::AF_INET,
-        SocketAddr::V6(_) => libc::AF_INET6,
-    };
-    // SAFETY: plain socket(2) call with constant arguments; the result is
-    // checked before use.
-    let fd = unsafe {
-        libc::socket(
-            family,
-            libc::SOCK_DGRAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-            0,
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `fd` was just returned by socket(2), is open, and is owned by
-    // nothing else; OwnedFd takes sole ownership and closes it on drop.
-    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
-    let socket = UdpSocket::from(owned);
+    let socket = UdpSocket::from(new_socket(server, libc::SOCK_DGRAM)?);
     socket.connect(server)?;
     Ok(socket)
 }
 
-/// Waits until one of `sockets` is readable or `timeout` passes. Returns
-/// the indexes that are ready (readable, or in error). EINTR is retried
-/// with the time that is left.
-pub fn wait_readable(fds: &[i32], timeout: Duration, ready: &mut Vec<usize>) -> io::Result<()> {
-    ready.clear();
-    let mut pollfds: Vec<libc::pollfd> = fds
-        .iter()
-        .map(|&fd| libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        })
-        .collect();
+/// Polls `fds` (descriptor and events) for up to `timeout`, retrying EINTR
+/// with the time that is left. Afterwards `revents` says what is ready.
+pub fn poll(fds: &mut [libc::pollfd], timeout: Duration) -> io::Result<()> {
     let until = Instant::now() + timeout;
     loop {
         let left = until.saturating_duration_since(Instant::now());
         // Round up so a sub-millisecond wait does not become a busy loop.
         let ms = i32::try_from(left.as_micros().div_ceil(1000)).unwrap_or(i32::MAX);
-        // SAFETY: `pollfds` is a valid, writable array of `pollfds.len()`
-        // pollfd structures for the duration of the call.
-        let n = unsafe { libc::poll(pollfds.as_mut_ptr(), pollfds.len() as libc::nfds_t, ms) };
+        // SAFETY: `fds` is a valid, writable array of `fds.len()` pollfd
+        // structures for the duration of the call.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
         if n >= 0 {
-            break;
+            return Ok(());
         }
         let err = io::Error::last_os_error();
         if err.kind() != io::ErrorKind::Interrupted {
             return Err(err);
         }
         if Instant::now() >= until {
+            for fd in fds.iter_mut() {
+                fd.revents = 0;
+            }
             return Ok(());
         }
     }
-    ready.extend(
-        pollfds
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| p.revents != 0)
-            .map(|(i, _)| i),
-    );
-    Ok(())
 }
 
-/// Asks `query` over TCP (RFC 7766 framing) and waits for its reply until
-/// `deadline`.
-pub fn tcp_exchange(
-    server: &SocketAddr,
-    query: &[u8],
-    id: u16,
-    name: &str,
-    qtype: QType,
-    deadline: Instant,
-) -> io::Result<Reply> {
-    let left = || {
-        let d = deadline.saturating_duration_since(Instant::now());
-        if d.is_zero() {
-            Err(io::Error::from(io::ErrorKind::TimedOut))
-        } else {
-            Ok(d)
+/// One query over TCP (RFC 7766 framing), driven by the caller's poll loop
+/// so that a server slow over TCP holds up nobody: a non-blocking connect,
+/// then the framed query written, then the framed reply read.
+pub struct TcpQuery {
+    stream: TcpStream,
+    out: Vec<u8>,
+    written: usize,
+    input: Vec<u8>,
+    connected: bool,
+}
+
+impl TcpQuery {
+    /// Starts connecting to `server` (close-on-exec, non-blocking).
+    pub fn start(server: &SocketAddr, query: &[u8]) -> io::Result<TcpQuery> {
+        let len = u16::try_from(query.len()).map_err(|_| io::ErrorKind::InvalidInput)?;
+        let fd = new_socket(server, libc::SOCK_STREAM)?;
+        let (storage, storage_len) = sockaddr(server);
+        // SAFETY: `storage` holds a valid sockaddr of `storage_len` bytes
+        // for the socket's family; connect only reads it.
+        let rc = unsafe {
+            libc::connect(
+                fd.as_raw_fd(),
+                std::ptr::addr_of!(storage).cast(),
+                storage_len,
+            )
+        };
+        if rc != 0 {
+            let err = io::Error::last_os_error();
+            if err.raw_os_error() != Some(libc::EINPROGRESS) {
+                return Err(err);
+            }
         }
-    };
-    // std opens the socket close-on-exec and connects without blocking
-    // past the timeout.
-    let mut stream = TcpStream::connect_timeout(server, left()?)?;
-    stream.set_nodelay(true)?;
-    stream.set_write_timeout(Some(left()?))?;
-    let len = u16::try_from(query.len()).map_err(|_| io::ErrorKind::InvalidInput)?;
-    let mut framed = Vec::with_capacity(query.len() + 2);
-    framed.extend_from_slice(&len.to_be_bytes());
-    framed.extend_from_slice(query);
-    stream.write_all(&framed)?;
-    loop {
-        stream.set_read_timeout(Some(left()?))?;
-        let mut len = [0u8; 2];
-        stream.read_exact(&mut len)?;
-        let mut reply = vec![0u8; usize::from(u16::from_be_bytes(len))];
-        stream.read_exact(&mut reply)?;
-        match decode_reply(&reply, id, name, qtype) {
-            // A truncated TCP answer is a broken server.
-            Ok(Reply::Truncated) => return Err(io::ErrorKind::InvalidData.into()),
-            Ok(reply) => return Ok(reply),
-            // Not ours: keep reading until the deadline.
-            Err(_) => continue,
+        let mut out = Vec::with_capacity(query.len() + 2);
+        out.extend_from_slice(&len.to_be_bytes());
+        out.extend_from_slice(query);
+        Ok(TcpQuery {
+            stream: TcpStream::from(fd),
+            out,
+            written: 0,
+            input: Vec::new(),
+            connected: false,
+        })
+    }
+
+    /// The descriptor to poll.
+    pub fn fd(&self) -> i32 {
+        self.stream.as_raw_fd()
+    }
+
+    /// What to wait for: writable until the query is out, then readable.
+    pub fn events(&self) -> i16 {
+        if self.written < self.out.len() {
+            libc::POLLOUT
+        } else {
+            libc::POLLIN
         }
     }
+
+    /// Makes progress after the descriptor was reported ready. Returns a
+    /// complete reply message once one is in.
+    pub fn advance(&mut self) -> io::Result<Option<Vec<u8>>> {
+        if !self.connected {
+            if let Some(err) = self.stream.take_error()? {
+                return Err(err);
+            }
+            self.connected = true;
+        }
+        while self.written < self.out.len() {
+            let rest = self.out.get(self.written..).unwrap_or(&[]);
+            match self.stream.write(rest) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.written += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+                Err(e) => return Err(e),
+            }
+        }
+        let mut chunk = [0u8; 4096];
+        loop {
+            if let Some(message) = self.take_message() {
+                return Ok(Some(message));
+            }
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok(n) => self.input.extend_from_slice(chunk.get(..n).unwrap_or(&[])),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn take_message(&mut self) -> Option<Vec<u8>> {
+        let len = usize::from(u16::from_be_bytes([
+            *self.input.first()?,
+            *self.input.get(1)?,
+        ]));
+        let message = self.input.get(2..2 + len)?.to_vec();
+        self.input.drain(..2 + len);
+        Some(message)
+    }
+}
+
+/// A new non-blocking, close-on-exec socket of `kind` for `server`'s family.
+fn new_socket(server: &SocketAddr, kind: i32) -> io::Result<OwnedFd> {
+    let family = match server {
+        SocketAddr::V4(_) => libc::AF_INET,
+        SocketAddr::V6(_) => libc::AF_INET6,
+    };
+    // SAFETY: plain socket(2) call with constant arguments; the result is
+    // checked before use.
+    let fd = unsafe { libc::socket(family, kind | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just returned by socket(2), is open, and is owned by
+    // nothing else; OwnedFd takes sole ownership and closes it on drop.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// `server` as a C socket address.
+fn sockaddr(server: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: sockaddr_storage is plain old data; all-zero is a valid value.
+    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let len = match server {
+        SocketAddr::V4(v4) => {
+            let sin = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: v4.port().to_be(),
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from_ne_bytes(v4.ip().octets()),
+                },
+                sin_zero: [0; 8],
+            };
+            // SAFETY: sockaddr_storage is larger than and aligned for
+            // sockaddr_in.
+            unsafe {
+                std::ptr::addr_of_mut!(storage)
+                    .cast::<libc::sockaddr_in>()
+                    .write(sin)
+            };
+            std::mem::size_of::<libc::sockaddr_in>()
+        }
+        SocketAddr::V6(v6) => {
+            let sin6 = libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                sin6_port: v6.port().to_be(),
+                sin6_flowinfo: v6.flowinfo(),
+                sin6_addr: libc::in6_addr {
+                    s6_addr: v6.ip().octets(),
+                },
+                sin6_scope_id: v6.scope_id(),
+            };
+            // SAFETY: sockaddr_storage is larger than and aligned for
+            // sockaddr_in6.
+            unsafe {
+                std::ptr::addr_of_mut!(storage)
+                    .cast::<libc::sockaddr_in6>()
+                    .write(sin6)
+            };
+            std::mem::size_of::<libc::sockaddr_in6>()
+        }
+    };
+    (storage, len as libc::socklen_t)
 }

@@ -29,6 +29,7 @@ mod differential;
 mod entry_points;
 mod harness;
 mod nsswitch;
+mod upstream;
 
 /// A trial running `f`; a panic fails it (libtest-mimic catches it).
 fn trial(module_path: &str, name: &str, f: fn()) -> Trial {
@@ -48,5 +49,6 @@ fn main() {
     tests.extend(entry_points::tests());
     tests.extend(nsswitch::tests());
     tests.extend(cli::tests());
+    tests.extend(upstream::tests());
     libtest_mimic::run(&args, tests).exit();
 }

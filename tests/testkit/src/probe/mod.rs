@@ -37,6 +37,7 @@
 //! | `nssaddr ADDR BUFLEN [OPT...]` | `_nss_M_gethostbyaddr_r` |
 //! | `nssloopX ...` (X = `4`, `4pat`, `3`, `2`, `1`, `addr2`, `addr`) | the same call without BUFLEN: from buflen 1, doubling while the module returns TRYAGAIN with errno ERANGE and h_errno NETDB_INTERNAL, exactly as glibc retries |
 //! | `sleep MS` | sleep |
+//! | `fds` | list this process's open file descriptors (`/proc/self/fd`) |
 //!
 //! Direct-call options: `off=N` starts the buffer N bytes past an 8-byte boundary,
 //! `nottl` passes `ttlp = NULL`, `nocanon` passes `canonp = NULL`. The module `M` is
@@ -69,6 +70,9 @@
 //!         RESULT otherwise: name=H aliases=A,B type=inet addrs=X,Y
 //!         nssloop adds: calls=N buflen=N
 //! sleep:  ok
+//! fds:    ok count=N fds=0=file,1=file,2=file,3=socket   (kind: `file` for a path,
+//!         else the link's prefix: socket, pipe, anon_inode, ...; the descriptor used
+//!         to list them is left out)
 //! ```
 //!
 //! `aligned=yes` means every pointer array and tuple placed in the buffer is 8-byte
@@ -194,5 +198,50 @@ pub fn run_op(op: &Op) -> String {
             std::thread::sleep(*d);
             "ok".to_string()
         }
+        Op::Fds => open_fds(),
     }
+}
+
+/// `ok count=N fds=0=file,1=socket,...`: the descriptors open in this process, without
+/// the one `read_dir` holds while listing them.
+fn open_fds() -> String {
+    let listing = match std::fs::read_dir("/proc/self/fd") {
+        Ok(listing) => listing,
+        Err(e) => return format!("error /proc/self/fd: {e}"),
+    };
+    let mut fds: Vec<(i32, String)> = Vec::new();
+    for entry in listing.flatten() {
+        let Some(fd) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        // The listing's own descriptor is gone by the time it is read back (or points
+        // to this very directory): skip what cannot be read and the directory itself.
+        let Ok(target) = std::fs::read_link(entry.path()) else {
+            continue;
+        };
+        let target = target.to_string_lossy().into_owned();
+        if target.starts_with("/proc/") && target.ends_with("/fd") {
+            continue;
+        }
+        let kind = if target.starts_with('/') {
+            "file".to_string()
+        } else {
+            target
+                .split([':', '['])
+                .next()
+                .unwrap_or("other")
+                .to_string()
+        };
+        fds.push((fd, kind));
+    }
+    fds.sort();
+    let list: Vec<String> = fds
+        .iter()
+        .map(|(fd, kind)| format!("{fd}={kind}"))
+        .collect();
+    format!("ok count={} fds={}", fds.len(), list.join(","))
 }

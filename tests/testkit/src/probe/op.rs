@@ -112,6 +112,8 @@ pub enum Op {
     NssLoop { call: NssCall, opts: NssOpts },
     /// Sleep.
     Sleep(Duration),
+    /// List the open file descriptors.
+    Fds,
 }
 
 /// An operation with its modifiers.
@@ -230,6 +232,7 @@ fn parse_op(fields: &[Vec<u8>]) -> Result<Op, String> {
             Op::Gni { addr, nofqdn }
         }
         "sleep" => Op::Sleep(Duration::from_millis(parse_num(arg(0, "MS")?)?)),
+        "fds" => Op::Fds,
         other => return parse_nss(other, args),
     };
     Ok(op)
