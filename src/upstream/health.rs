@@ -25,10 +25,8 @@ pub const INITIAL_HEDGE: Duration = Duration::from_millis(40);
 pub const MIN_HEDGE: Duration = Duration::from_millis(10);
 /// Upper bound of the hedge delay.
 pub const MAX_HEDGE: Duration = Duration::from_millis(1000);
-/// Consecutive timeouts after which a server is considered down.
-const DOWN_AFTER: u32 = 2;
-/// First down interval; doubles with every further timeout.
-const FIRST_DOWN_MS: u64 = 1_000;
+/// First down interval; doubles with every further consecutive timeout.
+const FIRST_DOWN_MS: u64 = 500;
 /// Longest down interval.
 const MAX_DOWN_MS: u64 = 300_000;
 /// How long a probe lease is held before another caller may probe.
@@ -57,12 +55,13 @@ pub struct ServerHealth {
 /// How a server currently ranks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum State {
-    /// Answering.
+    /// Answered its last query.
     Healthy,
-    /// Missed its last answer; still asked, after the healthy ones.
+    /// Missed its last query and its down interval has passed: asked after
+    /// the healthy servers, and re-probed by one caller at a time.
     Suspect,
-    /// Missed several answers; asked last, and re-probed by one caller at
-    /// a time once its down interval has passed.
+    /// Missed its last query less than its down interval ago (0.5 s,
+    /// doubling with every consecutive miss up to 300 s): asked last.
     Down,
 }
 
@@ -85,19 +84,19 @@ impl ServerHealth {
         // SYNC POINT: Relaxed; each field is meaningful on its own.
         let timeouts = self.timeouts.load(Ordering::Relaxed);
         let down_until = self.down_until_ms.load(Ordering::Relaxed);
-        if timeouts >= DOWN_AFTER || down_until > now {
-            State::Down
-        } else if timeouts > 0 {
-            State::Suspect
-        } else {
+        if timeouts == 0 {
             State::Healthy
+        } else if down_until > now {
+            State::Down
+        } else {
+            State::Suspect
         }
     }
 
-    /// A down server whose interval has passed may be probed by exactly one
-    /// caller; returns true for the caller that won the lease.
+    /// A suspect server (down interval passed) may be probed by exactly one
+    /// caller at a time; returns true for the caller that won the lease.
     pub fn try_take_probe(&self, now: u64) -> bool {
-        if self.down_until_ms.load(Ordering::Relaxed) > now {
+        if self.state(now) != State::Suspect {
             return false;
         }
         let lease = self.probe_until_ms.load(Ordering::Relaxed);
@@ -146,11 +145,9 @@ impl ServerHealth {
             .timeouts
             .fetch_add(1, Ordering::Relaxed)
             .saturating_add(1);
-        if timeouts >= DOWN_AFTER {
-            let doublings = (timeouts - DOWN_AFTER).min(16);
-            let interval = (FIRST_DOWN_MS << doublings).min(MAX_DOWN_MS);
-            self.down_until_ms.store(now + interval, Ordering::Relaxed);
-        }
+        let doublings = (timeouts - 1).min(16);
+        let interval = (FIRST_DOWN_MS << doublings).min(MAX_DOWN_MS);
+        self.down_until_ms.store(now + interval, Ordering::Relaxed);
     }
 }
 
@@ -232,14 +229,15 @@ mod tests {
     }
 
     #[test]
-    fn timeouts_make_a_server_suspect_then_down_with_growing_intervals() {
+    fn timeouts_make_a_server_down_then_suspect_with_growing_intervals() {
         let h = ServerHealth::default();
         assert_eq!(h.state(1000), State::Healthy);
         h.record_timeout(1000);
-        assert_eq!(h.state(1000), State::Suspect);
-        h.record_timeout(1000);
         assert_eq!(h.state(1000), State::Down);
-        assert_eq!(h.down_until_ms.load(Ordering::Relaxed), 2000);
+        assert_eq!(h.state(1499), State::Down);
+        assert_eq!(h.state(1500), State::Suspect);
+        h.record_timeout(2000);
+        assert_eq!(h.down_until_ms.load(Ordering::Relaxed), 3000);
         h.record_timeout(3000);
         assert_eq!(h.down_until_ms.load(Ordering::Relaxed), 5000);
         for _ in 0..40 {
@@ -256,12 +254,12 @@ mod tests {
     #[test]
     fn only_one_caller_wins_the_probe_lease() {
         let h = ServerHealth::default();
+        assert!(!h.try_take_probe(0), "a healthy server needs no probe");
         h.record_timeout(0);
-        h.record_timeout(0);
-        assert!(!h.try_take_probe(500), "still inside the down interval");
-        assert!(h.try_take_probe(1500));
-        assert!(!h.try_take_probe(1600));
-        assert!(h.try_take_probe(1500 + PROBE_LEASE_MS + 1));
+        assert!(!h.try_take_probe(400), "still inside the down interval");
+        assert!(h.try_take_probe(600));
+        assert!(!h.try_take_probe(700));
+        assert!(h.try_take_probe(600 + PROBE_LEASE_MS + 1));
     }
 
     #[test]

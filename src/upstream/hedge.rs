@@ -11,15 +11,16 @@
 //! same server, inside the same poll loop, so a server slow over TCP holds
 //! up nobody.
 //!
-//! A server that is down (see `health`) is ranked last. Once its down
-//! interval has passed, one caller wins the probe lease and sends it a copy
-//! of its real query alongside the normal ones; the caller's answer comes
+//! A server that missed its last query is down for an interval (see
+//! `health`) and ranked last. Once the interval has passed it is suspect:
+//! ranked after the healthy ones, and one caller wins the probe lease and
+//! sends it a copy of its real query alongside the normal ones; the caller's answer comes
 //! from the healthy servers as usual. With no thread and no descriptor
 //! allowed to outlive the call, the probe's reply can only be read inside
 //! this call: once the caller's answer is complete, the probe is given as
 //! long again as that answer took (at least 2 ms, at most 50 ms) before it
-//! counts as failed. That wait happens once per down interval (1 s doubling
-//! to 300 s), and only to the one caller holding the lease.
+//! counts as failed. That wait happens once per down interval (0.5 s
+//! doubling to 300 s), and only to the one caller holding the lease.
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
@@ -412,10 +413,11 @@ impl Run<'_, '_> {
     /// passed, if this caller wins its probe lease.
     fn launch_probe(&mut self) {
         let now = now_ms();
-        let probe = self.order.iter().copied().find(|&i| {
-            self.health_of(i)
-                .is_some_and(|h| h.state(now) == State::Down && h.try_take_probe(now))
-        });
+        let probe = self
+            .order
+            .iter()
+            .copied()
+            .find(|&i| self.health_of(i).is_some_and(|h| h.try_take_probe(now)));
         if let Some(server) = probe {
             self.launch(server, Instant::now(), true);
         }

@@ -15,6 +15,7 @@ pub fn tests() -> Vec<Trial> {
     trials![
         blackholed_first_server_is_passed_over_long_before_the_timeout,
         a_process_stops_asking_a_server_it_found_dead,
+        a_recovered_server_is_probed_once_and_then_preferred_again,
         servfail_moves_to_the_next_server_at_once_asking_the_first_once,
         refused_moves_to_the_next_server_at_once_asking_the_first_once,
         icmp_unreachable_moves_to_the_next_server_at_once,
@@ -190,6 +191,47 @@ fn a_process_stops_asking_a_server_it_found_dead() {
             log_text(&dead)
         );
         assert_eq!(live.count(), 22, "{}", log_text(&live));
+    });
+}
+
+fn a_recovered_server_is_probed_once_and_then_preferred_again() {
+    with_module(TWO_SERVERS_DEFAULT_TIMEOUT, |sb| {
+        let first = server("127.0.0.2", Behaviour::Blackhole);
+        let second = server("127.0.0.3", Behaviour::Answer);
+        // One process: meet the dead server, find it still down, then (the
+        // test revives it during the sleep, past its 0.5 s down interval)
+        // probe it with a copy of a real query, then prefer it again.
+        let ops = [
+            "gai h0.example.com unspec",
+            "gai h1.example.com unspec",
+            "sleep 1500",
+            "gai h2.example.com unspec",
+            "gai h3.example.com unspec",
+        ];
+        let out = std::thread::scope(|scope| {
+            let probe = scope.spawn(|| sb.probe(&ops));
+            std::thread::sleep(Duration::from_millis(700));
+            first.set_behaviour(Behaviour::Answer);
+            probe.join().unwrap()
+        });
+        out.expect_ok();
+        let names = |s: &ScriptedServer| -> Vec<String> {
+            let mut n: Vec<String> = s.queries().into_iter().map(|q| q.name).collect();
+            n.dedup();
+            n
+        };
+        assert_eq!(
+            names(&first),
+            [many(0), many(2), many(3)],
+            "met, skipped while down, probed with h2, preferred for h3\n{}",
+            log_text(&first)
+        );
+        assert_eq!(
+            names(&second),
+            [many(0), many(1), many(2)],
+            "the second answers while the first is down and during the probe\n{}",
+            log_text(&second)
+        );
     });
 }
 
