@@ -145,14 +145,26 @@ fn edit_nsswitch(args: &[String], on: bool) -> Result<ExitCode, String> {
 }
 
 /// Replaces a file by renaming a complete copy over it, keeping its mode,
-/// so a reader never sees half a file.
+/// so a reader never sees half a file. A file that is a mount point (a
+/// bind mount, as containers have for files under /etc) cannot be renamed
+/// over; it is rewritten in place instead.
 fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
     let tmp = path.with_extension("rustcache-tmp");
     std::fs::write(&tmp, text)?;
     if let Ok(meta) = std::fs::metadata(path) {
         std::fs::set_permissions(&tmp, meta.permissions())?;
     }
-    std::fs::rename(&tmp, path)
+    match std::fs::rename(&tmp, path) {
+        Ok(()) => Ok(()),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EBUSY) | Some(libc::EXDEV)) => {
+            let _ = std::fs::remove_file(&tmp);
+            std::fs::write(path, text)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
 }
 
 fn resolve(names: &[String]) -> Result<ExitCode, String> {

@@ -3,12 +3,14 @@
 use std::process::Command;
 
 use libtest_mimic::Trial;
+use rustcache_testkit::ns::Sandbox;
 
 pub fn tests() -> Vec<Trial> {
     trials![
         check_reports_each_bad_line_with_its_number,
         check_passes_a_good_configuration,
         enable_and_disable_edit_the_hosts_line_idempotently,
+        enable_edits_a_bind_mounted_nsswitch_conf_in_place,
     ]
 }
 
@@ -110,4 +112,23 @@ fn enable_and_disable_edit_the_hosts_line_idempotently() {
     assert!(status.success());
     assert_eq!(std::fs::read_to_string(&nsswitch).unwrap(), original);
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Regression: in containers /etc/nsswitch.conf is often a bind mount,
+/// which cannot be renamed over (EBUSY); `make install` failed there.
+fn enable_edits_a_bind_mounted_nsswitch_conf_in_place() {
+    Sandbox::run(|sb| {
+        let file = sb.write_nsswitch("files dns");
+        let status = sb
+            .command(env!("CARGO_BIN_EXE_rustcache"))
+            .arg("enable")
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(
+            text.contains("hosts: files rustcache [!UNAVAIL=return] dns\n"),
+            "{text}"
+        );
+    });
 }
