@@ -16,6 +16,7 @@
 //! ```
 
 pub mod answer;
+pub mod cache;
 pub mod clock;
 pub mod config;
 pub mod name;

@@ -8,7 +8,10 @@
 use std::ffi::OsString;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use crate::clock::now_ms;
 
 use super::{parse_overrides, parse_resolv_conf, Config, ConfigError, ConfigErrorKind};
 
@@ -79,6 +82,16 @@ impl Sources {
             // glibc ignores options it does not know here too.
             config.options.apply_words(words.split_ascii_whitespace());
         }
+        config.source_mtime_ns = [&self.resolv_conf, &self.rustcache_conf]
+            .iter()
+            .filter_map(|p| std::fs::metadata(p).ok())
+            .map(|m| {
+                let secs = u64::try_from(m.mtime()).unwrap_or(0);
+                let nanos = u64::try_from(m.mtime_nsec()).unwrap_or(0);
+                secs.saturating_mul(1_000_000_000).saturating_add(nanos)
+            })
+            .max()
+            .unwrap_or(0);
         (config, errors)
     }
 
@@ -130,27 +143,56 @@ fn file_stamp(path: &Path) -> FileStamp {
 
 /// The configuration of this process, re-read when its files change.
 ///
-/// Shared by every thread; the lock is only ever tried, never waited on
-/// (a thread that finds it taken, or a child forked while it was taken,
-/// parses its own copy instead).
+/// The files are looked at (two `stat` calls) at most once a second, so a
+/// cache hit costs no system call; a change is seen within a second, as
+/// DESIGN.md allows. The lock is only ever tried, never waited on: a thread
+/// that finds it taken, or a child forked while it was taken, parses its
+/// own copy instead.
 pub struct ConfigCache {
     sources: Sources,
-    current: Mutex<Option<(Stamp, Arc<Config>)>>,
+    current: RwLock<Option<(Stamp, Arc<Config>)>>,
+    /// Boot-clock ms of the next look at the files.
+    next_check_ms: AtomicU64,
 }
+
+/// How often the files are looked at.
+const CHECK_INTERVAL_MS: u64 = 1000;
 
 impl ConfigCache {
     /// A cache reading from `sources`.
     pub fn new(sources: Sources) -> ConfigCache {
         ConfigCache {
             sources,
-            current: Mutex::new(None),
+            current: RwLock::new(None),
+            next_check_ms: AtomicU64::new(0),
         }
     }
 
-    /// The current configuration: the one parsed last, unless a file changed.
+    /// The current configuration.
     pub fn get(&self) -> Arc<Config> {
+        let now = now_ms();
+        // SYNC POINT: Relaxed; a stale view only delays the next check,
+        // and the CAS below lets one thread do it.
+        let next = self.next_check_ms.load(Ordering::Relaxed);
+        let due = now >= next
+            && self
+                .next_check_ms
+                .compare_exchange(
+                    next,
+                    now + CHECK_INTERVAL_MS,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                )
+                .is_ok();
+        if !due {
+            if let Ok(guard) = self.current.try_read() {
+                if let Some((_, config)) = guard.as_ref() {
+                    return Arc::clone(config);
+                }
+            }
+        }
         let stamp = self.sources.stamp();
-        if let Ok(guard) = self.current.try_lock() {
+        if let Ok(guard) = self.current.try_read() {
             if let Some((seen, config)) = guard.as_ref() {
                 if *seen == stamp {
                     return Arc::clone(config);
@@ -158,7 +200,7 @@ impl ConfigCache {
             }
         }
         let config = Arc::new(self.sources.load_with_diagnostics().0);
-        if let Ok(mut guard) = self.current.try_lock() {
+        if let Ok(mut guard) = self.current.try_write() {
             *guard = Some((stamp, Arc::clone(&config)));
         }
         config
@@ -191,8 +233,12 @@ mod tests {
         let cache = ConfigCache::new(sources(&dir));
         assert_eq!(cache.get().servers[0].to_string(), "127.0.0.2:53");
         std::fs::write(dir.join("resolv.conf"), "nameserver 127.0.0.33\n").unwrap();
+        // Looked at again at most once a second.
+        assert_eq!(cache.get().servers[0].to_string(), "127.0.0.2:53");
+        cache.next_check_ms.store(0, Ordering::Relaxed);
         assert_eq!(cache.get().servers[0].to_string(), "127.0.0.33:53");
         std::fs::write(dir.join("rustcache.conf"), "nameserver 127.0.0.44\n").unwrap();
+        cache.next_check_ms.store(0, Ordering::Relaxed);
         assert_eq!(cache.get().servers[0].to_string(), "127.0.0.44:53");
         std::fs::remove_dir_all(dir).unwrap();
     }

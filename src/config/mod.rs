@@ -17,12 +17,14 @@
 //! prints, and is otherwise ignored: the module keeps resolving with the
 //! values it could read.
 
+mod cache;
 mod error;
 mod loader;
 mod options;
 mod overrides;
 mod resolv;
 
+pub use cache::CacheSettings;
 pub use error::{ConfigError, ConfigErrorKind};
 pub use loader::{ConfigCache, Sources};
 pub use options::Options;
@@ -53,6 +55,11 @@ pub struct Config {
     pub search: Vec<String>,
     /// Resolver options (ndots, timeout, attempts, ...).
     pub options: Options,
+    /// The shared cache.
+    pub cache: CacheSettings,
+    /// Modification time (ns since the epoch) of the newest configuration
+    /// file this was read from; 0 if none exists.
+    pub source_mtime_ns: u64,
 }
 
 impl Default for Config {
@@ -62,11 +69,26 @@ impl Default for Config {
             servers: vec![SocketAddr::from(([127, 0, 0, 1], 53))],
             search: Vec::new(),
             options: Options::default(),
+            cache: CacheSettings::default(),
+            source_mtime_ns: 0,
         }
     }
 }
 
 impl Config {
+    /// A hash of what decides which answers the upstream gives (the
+    /// servers): cached answers fetched under another one are flushed.
+    pub fn upstream_identity(&self) -> u64 {
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for server in &self.servers {
+            for byte in server.to_string().bytes().chain([b' ']) {
+                hash ^= u64::from(byte);
+                hash = hash.wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+        hash
+    }
+
     /// The time budget of one lookup: `timeout` x `attempts`, capped.
     pub fn deadline(&self) -> Duration {
         let total = self

@@ -11,17 +11,39 @@
 //! ndots 2
 //! timeout 2      # seconds per round over the servers
 //! attempts 2     # rounds
+//!
+//! # the shared cache
+//! cache yes               # or no
+//! cache-dir /run/rustcache
+//! cache-size 16           # MiB, for newly created files
+//! min-ttl 0               # seconds
+//! max-ttl 86400
+//! max-negative-ttl 900
+//! stale-max-age 86400     # serve expired answers this long when upstreams fail; 0 = never
 //! ```
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::resolv::parse_server;
 use super::{Config, ConfigError, ConfigErrorKind, MAX_NDOTS, MAX_SEARCH, MAX_SERVERS};
 
 /// The keywords rustcache.conf knows.
-const KEYS: &[&str] = &["nameserver", "search", "ndots", "timeout", "attempts"];
+const KEYS: &[&str] = &[
+    "nameserver",
+    "search",
+    "ndots",
+    "timeout",
+    "attempts",
+    "cache",
+    "cache-dir",
+    "cache-size",
+    "min-ttl",
+    "max-ttl",
+    "max-negative-ttl",
+    "stale-max-age",
+];
 
 /// What rustcache.conf sets; `None` keeps resolv.conf's value.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -31,6 +53,13 @@ pub struct Overrides {
     ndots: Option<u8>,
     timeout: Option<Duration>,
     attempts: Option<u8>,
+    cache: Option<bool>,
+    cache_dir: Option<PathBuf>,
+    cache_size_mib: Option<u32>,
+    min_ttl: Option<u32>,
+    max_ttl: Option<u32>,
+    max_negative_ttl: Option<u32>,
+    stale_max_age: Option<u32>,
 }
 
 impl Overrides {
@@ -50,6 +79,31 @@ impl Overrides {
         }
         if let Some(attempts) = self.attempts {
             config.options.attempts = attempts;
+        }
+        let cache = &mut config.cache;
+        if let Some(enabled) = self.cache {
+            cache.enabled = enabled;
+        }
+        if let Some(dir) = &self.cache_dir {
+            cache.dir.clone_from(dir);
+        }
+        if let Some(mib) = self.cache_size_mib {
+            cache.size_bytes = u64::from(mib) << 20;
+        }
+        if let Some(ttl) = self.min_ttl {
+            cache.min_ttl = ttl;
+        }
+        if let Some(ttl) = self.max_ttl {
+            cache.max_ttl = ttl;
+        }
+        if let Some(ttl) = self.max_negative_ttl {
+            cache.max_negative_ttl = ttl;
+        }
+        if let Some(age) = self.stale_max_age {
+            cache.stale_max_age = age;
+        }
+        if cache.min_ttl > cache.max_ttl {
+            cache.min_ttl = cache.max_ttl;
         }
     }
 }
@@ -121,6 +175,32 @@ impl Overrides {
                 let n = number(first, 1, 5).ok_or_else(|| bad("1 to 5"))?;
                 self.attempts = Some(n as u8);
             }
+            "cache" => {
+                self.cache = Some(match first {
+                    "yes" | "on" | "true" => true,
+                    "no" | "off" | "false" => false,
+                    _ => return Err(bad("yes or no")),
+                });
+            }
+            "cache-dir" => {
+                if !first.starts_with('/') {
+                    return Err(bad("an absolute directory path"));
+                }
+                self.cache_dir = Some(PathBuf::from(first));
+            }
+            "cache-size" => {
+                let n = number(first, 1, 1024).ok_or_else(|| bad("1 to 1024 (MiB)"))?;
+                self.cache_size_mib = Some(n);
+            }
+            "min-ttl" | "max-ttl" | "max-negative-ttl" | "stale-max-age" => {
+                let n = number(first, 0, 7 * 86_400).ok_or_else(|| bad("0 to 604800 (seconds)"))?;
+                match key {
+                    "min-ttl" => self.min_ttl = Some(n),
+                    "max-ttl" => self.max_ttl = Some(n),
+                    "max-negative-ttl" => self.max_negative_ttl = Some(n),
+                    _ => self.stale_max_age = Some(n),
+                }
+            }
             other => return Err(ConfigErrorKind::UnknownKey(other.to_owned())),
         }
         Ok(())
@@ -162,6 +242,28 @@ mod tests {
         assert_eq!(c.options.ndots, 3);
         assert_eq!(c.options.timeout, Duration::from_secs(2));
         assert_eq!(c.options.attempts, 1);
+    }
+
+    #[test]
+    fn cache_settings() {
+        let (o, errors) = parse_overrides(
+            "cache no\ncache-dir /tmp/rc\ncache-size 4\nmin-ttl 30\nmax-ttl 20\nmax-negative-ttl 60\nstale-max-age 0\ncache-dir relative\n",
+            Path::new("rc"),
+        );
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].line, 8);
+        let mut c = Config::default();
+        o.apply(&mut c);
+        assert!(!c.cache.enabled);
+        assert_eq!(c.cache.dir, PathBuf::from("/tmp/rc"));
+        assert_eq!(c.cache.size_bytes, 4 << 20);
+        assert_eq!(
+            (c.cache.min_ttl, c.cache.max_ttl),
+            (20, 20),
+            "min never above max"
+        );
+        assert_eq!(c.cache.max_negative_ttl, 60);
+        assert_eq!(c.cache.stale_max_age, 0);
     }
 
     #[test]

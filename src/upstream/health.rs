@@ -163,6 +163,7 @@ pub fn server_key(addr: &SocketAddr) -> u64 {
 }
 
 /// A fixed set of health records, found by server address.
+#[derive(Clone, Copy)]
 pub struct HealthTable<'a> {
     slots: &'a [ServerHealth],
 }

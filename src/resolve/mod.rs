@@ -1,27 +1,35 @@
-//! A lookup from start to end: the name, its candidates, the upstream
-//! servers, and the outcome for nsswitch.
+//! A lookup from start to end: the name, its candidates, the cache and the
+//! upstream servers (see `question`), and the outcome for nsswitch.
 //!
 //! The search follows glibc's `res_search`: candidates are tried in order;
 //! NXDOMAIN and NODATA move on to the next one (remembering NODATA), and so
 //! does SERVFAIL (remembering it); a timeout ends the search, as more
-//! candidates would only wait more.
+//! candidates would only wait more. Every candidate's answer is cached
+//! under that candidate's own name, so a short name that resolves on its
+//! second candidate is all hits next time.
+
+mod question;
 
 use std::net::IpAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use crate::answer::{Family, HostAnswer, Outcome, PtrAnswer};
+use crate::cache::Store;
+use crate::clock::now_ms;
 use crate::config::{Config, ConfigCache, Sources, MAX_SERVERS};
 use crate::name::{candidates, check_host_name, reverse_name, unmap_v4};
-use crate::upstream::{
-    ask, Answer, Chain, Counters, HealthTable, Plan, QType, Reply, ServerHealth,
-};
+use crate::upstream::{HealthTable, QType, ServerHealth};
 
-/// The resolver of this process: its configuration and what it knows about
-/// the servers. There is one per process ([`Resolver::global`]); tests may
-/// make their own.
+use question::{Asker, Known};
+
+/// The resolver of this process: its configuration, its cache files, and
+/// what it knows about the servers when it has no cache file to share that
+/// in. There is one per process ([`Resolver::global`]); tests may make
+/// their own.
 pub struct Resolver {
     config: ConfigCache,
+    store: Store,
     health: [ServerHealth; 2 * MAX_SERVERS],
 }
 
@@ -39,6 +47,7 @@ impl Resolver {
     pub fn new(sources: Sources) -> Resolver {
         Resolver {
             config: ConfigCache::new(sources),
+            store: Store::new(),
             health: Default::default(),
         }
     }
@@ -60,22 +69,20 @@ impl Resolver {
             return Outcome::NotFound;
         };
         let config = self.config.get();
+        let session = self.store.session(&config, now_ms());
+        let asker = self.asker(&config, &session);
         let qtypes: &[QType] = match family {
             Family::V4 => &[QType::A],
             Family::V6 => &[QType::Aaaa],
             Family::Any => &[QType::A, QType::Aaaa],
         };
-        let deadline = Instant::now() + config.deadline();
-        let mut counters = Counters::default();
         let mut got_nodata = false;
         let mut got_servfail = false;
         for candidate in candidates(name, absolute, &config) {
-            let plan = self.plan(&config, deadline);
-            let answers = match ask(&plan, &candidate, qtypes, &mut counters) {
-                Ok(answers) => answers,
-                Err(_) => return Outcome::Unavailable,
+            let Ok(known) = asker.answer(&candidate, qtypes) else {
+                return Outcome::Unavailable;
             };
-            match combine_addresses(answers) {
+            match combine_addresses(known) {
                 Step::Found(answer) => return Outcome::Found(answer),
                 Step::NxDomain => {}
                 Step::NoData => got_nodata = true,
@@ -94,15 +101,13 @@ impl Resolver {
             v4 => v4,
         };
         let config = self.config.get();
-        let deadline = Instant::now() + config.deadline();
-        let plan = self.plan(&config, deadline);
-        let mut counters = Counters::default();
-        let answers = match ask(&plan, &reverse_name(addr), &[QType::Ptr], &mut counters) {
-            Ok(answers) => answers,
-            Err(_) => return Outcome::Unavailable,
+        let session = self.store.session(&config, now_ms());
+        let asker = self.asker(&config, &session);
+        let Ok(known) = asker.answer(&reverse_name(addr), &[QType::Ptr]) else {
+            return Outcome::Unavailable;
         };
-        match answers.into_iter().next() {
-            Some(Answer::Reply(Reply::Data(chain))) => match chain.names.into_iter().next() {
+        match known.into_iter().next() {
+            Some(Known::Data(chain)) => match chain.names.into_iter().next() {
                 Some(name) => Outcome::Found(PtrAnswer {
                     addr,
                     name,
@@ -110,18 +115,22 @@ impl Resolver {
                 }),
                 None => Outcome::NoData,
             },
-            Some(Answer::Reply(Reply::NxDomain { .. })) => Outcome::NotFound,
+            Some(Known::NoData) => Outcome::NoData,
+            Some(Known::NxDomain) => Outcome::NotFound,
             _ => Outcome::TryAgain,
         }
     }
 
-    fn plan<'a>(&'a self, config: &'a Config, deadline: Instant) -> Plan<'a> {
-        Plan {
-            servers: &config.servers,
-            health: HealthTable::new(&self.health),
-            round: config.options.timeout,
-            attempts: config.options.attempts,
-            deadline,
+    fn asker<'a>(
+        &'a self,
+        config: &'a Config,
+        session: &'a crate::cache::Session<'a>,
+    ) -> Asker<'a> {
+        Asker {
+            config,
+            session,
+            local_health: HealthTable::new(&self.health),
+            deadline: Instant::now() + config.deadline(),
             rotate: if config.options.rotate {
                 rotation(config.servers.len())
             } else {
@@ -143,37 +152,37 @@ fn finish_search<T>(got_nodata: bool, got_servfail: bool) -> Outcome<T> {
     }
 }
 
-/// Merges the A and/or AAAA answers for one candidate name.
-fn combine_addresses(answers: Vec<Answer>) -> Step<HostAnswer> {
-    let mut chains: Vec<Chain> = Vec::with_capacity(2);
+/// Merges what is known about A and/or AAAA for one candidate name.
+fn combine_addresses(known: Vec<Known>) -> Step<HostAnswer> {
+    let total = known.len();
+    let mut found: Option<HostAnswer> = None;
     let mut nxdomain = 0;
+    let mut nodata = false;
     let mut servfail = false;
     let mut timeout = false;
-    let total = answers.len();
-    for answer in answers {
-        match answer {
-            Answer::Reply(Reply::Data(chain)) => chains.push(chain),
-            Answer::Reply(Reply::NxDomain { .. }) => nxdomain += 1,
-            Answer::Reply(_) | Answer::ServerFailure => servfail = true,
-            Answer::NoResponse => timeout = true,
+    for k in known {
+        match k {
+            Known::Data(chain) => {
+                let answer = found.get_or_insert_with(|| HostAnswer {
+                    name: chain.canonical.clone(),
+                    aliases: chain.aliases.clone(),
+                    ttl: chain.ttl,
+                    ..HostAnswer::default()
+                });
+                answer.v4.extend_from_slice(&chain.v4);
+                answer.v6.extend_from_slice(&chain.v6);
+                answer.ttl = answer.ttl.min(chain.ttl);
+            }
+            Known::NxDomain => nxdomain += 1,
+            Known::NoData => nodata = true,
+            Known::ServFail => servfail = true,
+            Known::Timeout => timeout = true,
         }
-    }
-    let mut found: Option<HostAnswer> = None;
-    for chain in chains.iter().filter(|c| !c.is_empty()) {
-        let answer = found.get_or_insert_with(|| HostAnswer {
-            name: chain.canonical.clone(),
-            aliases: chain.aliases.clone(),
-            ttl: chain.ttl,
-            ..HostAnswer::default()
-        });
-        answer.v4.extend_from_slice(&chain.v4);
-        answer.v6.extend_from_slice(&chain.v6);
-        answer.ttl = answer.ttl.min(chain.ttl);
     }
     match found {
         Some(answer) => Step::Found(answer),
         None if nxdomain == total => Step::NxDomain,
-        None if !chains.is_empty() || nxdomain > 0 && !servfail && !timeout => Step::NoData,
+        None if nodata || (nxdomain > 0 && !servfail && !timeout) => Step::NoData,
         None if timeout => Step::Timeout,
         None => Step::ServFail,
     }

@@ -1,0 +1,204 @@
+//! The binary layout of a cache file, version 1.
+//!
+//! ```text
+//! offset 0      Header (one page): identity, geometry, generation, config
+//!               stamp, statistics, upstream health, miss-coalescing leases
+//! offset 4096   slot_count slots of SLOT_SIZE bytes
+//! ```
+//!
+//! Everything in the file is a fixed-width atomic (`AtomicU64`/`AtomicU32`;
+//! never `usize`, never a pointer): the file is shared by processes that
+//! trust each other only as far as the kernel's file owner says, and read
+//! by processes of other users (root's file). Every value read from it is
+//! checked before use, as bytes from the wire are.
+//!
+//! A slot is a seqlock: `seq` odd while a writer owns it. The writer records
+//! when it took the lock, so a writer killed mid-write wedges the slot for
+//! at most [`WEDGE_MS`]: the next writer steals it, and the checksum keeps
+//! the half-written data from ever being read as valid.
+
+use std::sync::atomic::{AtomicU32, AtomicU64};
+
+use crate::upstream::ServerHealth;
+
+/// "RUSTCACH" in ASCII, little-endian.
+pub const MAGIC: u64 = u64::from_le_bytes(*b"RUSTCACH");
+/// The layout described here. Bumped on any incompatible change; a file of
+/// another version is not used (and is replaced by its owner).
+pub const LAYOUT_VERSION: u32 = 1;
+/// Bytes before the first slot.
+pub const HEADER_SIZE: usize = 4096;
+/// Bytes per slot.
+pub const SLOT_SIZE: usize = 512;
+/// 64-bit words of entry data per slot (after the four control words).
+pub const DATA_WORDS: usize = (SLOT_SIZE - 32) / 8;
+/// Slots a key may live in, starting at its hash.
+pub const PROBE_WINDOW: usize = 8;
+/// Statistics counters in the header.
+pub const STAT_COUNT: usize = 16;
+/// Upstream health records in the header.
+pub const HEALTH_COUNT: usize = 16;
+/// Miss-coalescing leases in the header.
+pub const LEASE_COUNT: usize = 128;
+/// A slot locked for longer than this belongs to a dead writer.
+pub const WEDGE_MS: u64 = 1000;
+/// Fewest slots a file may have.
+pub const MIN_SLOTS: u32 = 64;
+/// Most slots a file may have (1 GiB of slots).
+pub const MAX_SLOTS: u32 = 1 << 21;
+
+/// The first page of a cache file.
+#[repr(C)]
+pub struct Header {
+    /// [`MAGIC`]; written last when the file is initialised, so a reader
+    /// that sees it sees the rest.
+    pub magic: AtomicU64,
+    /// [`LAYOUT_VERSION`].
+    pub layout_version: AtomicU32,
+    /// [`HEADER_SIZE`].
+    pub header_size: AtomicU32,
+    /// Total file size in bytes.
+    pub file_size: AtomicU64,
+    /// Number of slots.
+    pub slot_count: AtomicU32,
+    /// [`SLOT_SIZE`].
+    pub slot_size: AtomicU32,
+    /// Random seed of the key hash, so nobody can aim names at one window.
+    pub seed: AtomicU64,
+    /// Entries written under another generation are not valid: bumping it
+    /// flushes the cache.
+    pub generation: AtomicU64,
+    /// Identity of the configuration the entries were fetched under (see
+    /// `store`): a process whose newer configuration differs flushes.
+    pub config_hash: AtomicU64,
+    /// Modification time (ns) of the newest configuration file behind
+    /// `config_hash`; only a newer configuration may replace it.
+    pub config_mtime_ns: AtomicU64,
+    /// Boot-clock ms when the file was created.
+    pub created_ms: AtomicU64,
+    /// Statistics counters, see [`Stat`].
+    pub stats: [AtomicU64; STAT_COUNT],
+    /// Upstream server health shared by every process of the owner.
+    pub health: [ServerHealth; HEALTH_COUNT],
+    /// Miss-coalescing leases: `key_tag << 32 | until_ms as u32`.
+    pub leases: [AtomicU64; LEASE_COUNT],
+}
+
+/// One cache slot: four control words and the entry data.
+#[repr(C)]
+pub struct Slot {
+    /// Seqlock: even = stable, odd = a writer owns the slot.
+    pub seq: AtomicU32,
+    /// Unused; keeps the layout explicit.
+    pub _reserved: AtomicU32,
+    /// Boot-clock ms when the current writer took the lock.
+    pub locked_ms: AtomicU64,
+    /// Boot-clock ms of the last hit (updated at most once a second), for
+    /// eviction: the least recently hit entry of a window goes first.
+    pub last_hit_ms: AtomicU64,
+    /// Refresh-ahead lease: boot-clock ms until which one caller is
+    /// refreshing this entry.
+    pub refresh_until_ms: AtomicU64,
+    /// The entry (see `entry`), valid only when `seq` is even and unchanged
+    /// across the copy and the checksum matches.
+    pub data: [AtomicU64; DATA_WORDS],
+}
+
+/// The statistics counters, by index into [`Header::stats`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(usize)]
+pub enum Stat {
+    /// Lookups answered from a fresh positive entry.
+    Hits = 0,
+    /// Lookups answered from a fresh negative entry (NXDOMAIN, NODATA).
+    NegativeHits = 1,
+    /// Questions that had to go upstream.
+    Misses = 2,
+    /// Expired answers served because the upstream failed (RFC 8767).
+    StaleAnswers = 3,
+    /// Queries sent upstream (UDP and TCP).
+    UpstreamQueries = 4,
+    /// Servers asked because an earlier one was slow or failed.
+    Hedges = 5,
+    /// Questions no server answered in time.
+    Timeouts = 6,
+    /// Queries retried over TCP.
+    TcpRetries = 7,
+    /// Entries refreshed ahead of expiry.
+    Refreshes = 8,
+    /// Misses that waited for another process's query instead of asking.
+    CoalescedWaits = 9,
+    /// Entries stored.
+    Stores = 10,
+    /// Stores skipped because the slot was busy or the entry too large.
+    StoresSkipped = 11,
+    /// Flushes (generation bumps).
+    Flushes = 12,
+}
+
+impl Stat {
+    /// Every counter, in index order.
+    pub const ALL: [Stat; 13] = [
+        Stat::Hits,
+        Stat::NegativeHits,
+        Stat::Misses,
+        Stat::StaleAnswers,
+        Stat::UpstreamQueries,
+        Stat::Hedges,
+        Stat::Timeouts,
+        Stat::TcpRetries,
+        Stat::Refreshes,
+        Stat::CoalescedWaits,
+        Stat::Stores,
+        Stat::StoresSkipped,
+        Stat::Flushes,
+    ];
+
+    /// The counter's name, as `rustcache stats` prints it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stat::Hits => "hits",
+            Stat::NegativeHits => "negative_hits",
+            Stat::Misses => "misses",
+            Stat::StaleAnswers => "stale_answers",
+            Stat::UpstreamQueries => "upstream_queries",
+            Stat::Hedges => "hedges",
+            Stat::Timeouts => "timeouts",
+            Stat::TcpRetries => "tcp_retries",
+            Stat::Refreshes => "refreshes",
+            Stat::CoalescedWaits => "coalesced_waits",
+            Stat::Stores => "stores",
+            Stat::StoresSkipped => "stores_skipped",
+            Stat::Flushes => "flushes",
+        }
+    }
+}
+
+/// The shape of a file: how many slots, hence how large.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Geometry {
+    /// Number of slots.
+    pub slot_count: u32,
+}
+
+impl Geometry {
+    /// The largest geometry that fits in `bytes` (clamped to the limits).
+    pub fn for_size(bytes: u64) -> Geometry {
+        let slots = bytes.saturating_sub(HEADER_SIZE as u64) / SLOT_SIZE as u64;
+        let slots = u32::try_from(slots).unwrap_or(MAX_SLOTS);
+        Geometry {
+            slot_count: slots.clamp(MIN_SLOTS, MAX_SLOTS),
+        }
+    }
+
+    /// File size in bytes.
+    pub fn file_size(self) -> u64 {
+        HEADER_SIZE as u64 + u64::from(self.slot_count) * SLOT_SIZE as u64
+    }
+}
+
+// The layout is part of the file format: pin it.
+const _: () = assert!(std::mem::size_of::<Slot>() == SLOT_SIZE);
+const _: () = assert!(std::mem::size_of::<Header>() <= HEADER_SIZE);
+const _: () = assert!(std::mem::align_of::<Header>() == 8);
+const _: () = assert!(std::mem::align_of::<Slot>() == 8);

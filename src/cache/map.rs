@@ -1,0 +1,457 @@
+//! Cache files: finding, checking, creating and mapping them.
+//!
+//! The trust model is the kernel's file owner, the one identity a local
+//! user cannot forge. A process uses `<dir>/<euid>.cache` for reading and
+//! writing, and also reads `<dir>/0.cache` (root's) without ever writing
+//! it; root uses only its own. A file is used only if, opened with
+//! O_NOFOLLOW, `fstat` says it is a regular file with one link, owned by the
+//! expected uid, not writable by group or others, of exactly the size its
+//! validated header announces.
+//!
+//! A new file is created under a temporary name, given its full size with
+//! `posix_fallocate` (a sparse file on a full tmpfs would raise SIGBUS in
+//! the middle of a lookup), initialised, and then linked into place; if
+//! another process won that race, its file is used instead. The descriptor
+//! is closed once the file is mapped.
+
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+
+use super::layout::{
+    Geometry, Header, Slot, HEADER_SIZE, LAYOUT_VERSION, MAGIC, MAX_SLOTS, MIN_SLOTS, SLOT_SIZE,
+};
+use super::table::Table;
+use crate::clock::now_ms;
+
+/// A mapped, validated cache file.
+pub struct Mapping {
+    ptr: *mut libc::c_void,
+    len: usize,
+    slot_count: usize,
+    writable: bool,
+    /// Device and inode of the file, to notice it was replaced.
+    identity: (u64, u64),
+}
+
+// SAFETY: the mapping is plain shared memory accessed only through atomics;
+// the pointer is owned by this value and unmapped once, on drop.
+unsafe impl Send for Mapping {}
+// SAFETY: as above; every access through `&Mapping` is an atomic operation.
+unsafe impl Sync for Mapping {}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // SAFETY: `ptr`/`len` describe a mapping made by `map` and not yet
+        // unmapped; no reference into it outlives `self` (tables borrow it).
+        unsafe { libc::munmap(self.ptr, self.len) };
+    }
+}
+
+impl Mapping {
+    /// The entries and header as a table.
+    pub fn table(&self) -> Table<'_> {
+        // SAFETY: `map` checked that the mapping is `len` bytes, page
+        // aligned, starts with a valid Header and holds `slot_count` slots
+        // after HEADER_SIZE; atomics make shared access sound.
+        let (header, slots) = unsafe {
+            let header = &*self.ptr.cast::<Header>();
+            let first = self.ptr.cast::<u8>().add(HEADER_SIZE).cast::<Slot>();
+            (header, std::slice::from_raw_parts(first, self.slot_count))
+        };
+        Table::new(header, slots, self.writable)
+    }
+
+    /// Device and inode of the mapped file.
+    pub fn identity(&self) -> (u64, u64) {
+        self.identity
+    }
+}
+
+/// Why a file was not used.
+#[derive(Debug)]
+pub enum MapError {
+    /// An operating-system call failed.
+    Io(io::Error),
+    /// The file failed a check (owner, mode, type, size, header).
+    Untrusted(&'static str),
+}
+
+impl From<io::Error> for MapError {
+    fn from(e: io::Error) -> Self {
+        MapError::Io(e)
+    }
+}
+
+impl std::fmt::Display for MapError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MapError::Io(e) => write!(f, "{e}"),
+            MapError::Untrusted(why) => write!(f, "not used: {why}"),
+        }
+    }
+}
+
+/// The cache file of `uid` in `dir`.
+pub fn file_path(dir: &Path, uid: u32) -> PathBuf {
+    dir.join(format!("{uid}.cache"))
+}
+
+fn cstring(path: &Path) -> io::Result<CString> {
+    CString::new(path.as_os_str().as_bytes()).map_err(|_| io::ErrorKind::InvalidInput.into())
+}
+
+fn open(path: &Path, flags: libc::c_int, mode: libc::mode_t) -> io::Result<OwnedFd> {
+    let c = cstring(path)?;
+    loop {
+        // SAFETY: `c` is a valid C string for the call; the result is
+        // checked before use.
+        let fd = unsafe {
+            libc::open(
+                c.as_ptr(),
+                flags | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+                libc::c_uint::from(mode),
+            )
+        };
+        if fd >= 0 {
+            // SAFETY: `fd` is a fresh descriptor owned by nothing else.
+            return Ok(unsafe { OwnedFd::from_raw_fd(fd) });
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+}
+
+fn fstat(fd: &OwnedFd) -> io::Result<libc::stat> {
+    // SAFETY: an all-zero stat is a valid value to be overwritten.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `fd` is open and `st` is writable.
+    if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(st)
+}
+
+/// Device and inode at `path`, without following a symlink.
+pub fn identity_at(path: &Path) -> Option<(u64, u64)> {
+    let c = cstring(path).ok()?;
+    // SAFETY: an all-zero stat is a valid value to be overwritten.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is a valid C string and `st` is writable.
+    if unsafe { libc::lstat(c.as_ptr(), &mut st) } != 0 {
+        return None;
+    }
+    Some((st.st_dev, st.st_ino))
+}
+
+/// Checks what fstat says against the trust model.
+fn check_stat(st: &libc::stat, owner: u32) -> Result<(), MapError> {
+    if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return Err(MapError::Untrusted("not a regular file"));
+    }
+    if st.st_uid != owner {
+        return Err(MapError::Untrusted("owned by another user"));
+    }
+    if st.st_mode & 0o022 != 0 {
+        return Err(MapError::Untrusted("writable by group or others"));
+    }
+    if st.st_nlink != 1 {
+        return Err(MapError::Untrusted("has other hard links"));
+    }
+    Ok(())
+}
+
+/// Maps an open, checked file and validates its header.
+fn map(fd: &OwnedFd, st: &libc::stat, writable: bool) -> Result<Mapping, MapError> {
+    let len = usize::try_from(st.st_size).map_err(|_| MapError::Untrusted("bad size"))?;
+    if len < HEADER_SIZE + MIN_SLOTS as usize * SLOT_SIZE {
+        return Err(MapError::Untrusted("too small"));
+    }
+    let prot = if writable {
+        libc::PROT_READ | libc::PROT_WRITE
+    } else {
+        libc::PROT_READ
+    };
+    // SAFETY: mapping `len` bytes of an open regular file, shared; the
+    // result is checked before use.
+    let ptr = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            prot,
+            libc::MAP_SHARED,
+            fd.as_raw_fd(),
+            0,
+        )
+    };
+    if ptr == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error().into());
+    }
+    let mut mapping = Mapping {
+        ptr,
+        len,
+        slot_count: 0,
+        writable,
+        identity: (st.st_dev, st.st_ino),
+    };
+    // SAFETY: the mapping is at least HEADER_SIZE bytes and page aligned;
+    // the header is all atomics, valid for any bit pattern.
+    let header = unsafe { &*ptr.cast::<Header>() };
+    mapping.slot_count = validate_header(header, len)?;
+    Ok(mapping)
+}
+
+/// Checks an untrusted header against the mapping; returns the slot count.
+fn validate_header(header: &Header, len: usize) -> Result<usize, MapError> {
+    // SYNC POINT: Acquire pairs with the creator's Release store of the
+    // magic, published after every other header field.
+    if header.magic.load(Ordering::Acquire) != MAGIC {
+        return Err(MapError::Untrusted("not initialised, or not a cache file"));
+    }
+    if header.layout_version.load(Ordering::Relaxed) != LAYOUT_VERSION {
+        return Err(MapError::Untrusted("another layout version"));
+    }
+    let slots = header.slot_count.load(Ordering::Relaxed);
+    let geometry_ok = header.header_size.load(Ordering::Relaxed) as usize == HEADER_SIZE
+        && header.slot_size.load(Ordering::Relaxed) as usize == SLOT_SIZE
+        && (MIN_SLOTS..=MAX_SLOTS).contains(&slots)
+        && header.file_size.load(Ordering::Relaxed) == len as u64
+        && Geometry { slot_count: slots }.file_size() == len as u64;
+    if !geometry_ok {
+        return Err(MapError::Untrusted("geometry does not match the file"));
+    }
+    Ok(slots as usize)
+}
+
+/// Opens an existing cache file of `owner` at `path`.
+pub fn open_existing(path: &Path, owner: u32, writable: bool) -> Result<Mapping, MapError> {
+    let flags = if writable {
+        libc::O_RDWR
+    } else {
+        libc::O_RDONLY
+    };
+    let fd = open(path, flags, 0)?;
+    let st = fstat(&fd)?;
+    check_stat(&st, owner)?;
+    map(&fd, &st, writable)
+}
+
+/// Opens this process's own cache file, creating it (and, for root, the
+/// directory) when missing. An existing file is used with the geometry it
+/// has; one that fails a check is left alone and the process runs
+/// uncached (files are only ever published complete, so a bad one was put
+/// there on purpose or is of another layout version, whose processes may
+/// still be running: deleting it would make them flap).
+pub fn open_or_create(dir: &Path, uid: u32, geometry: Geometry) -> Result<Mapping, MapError> {
+    let path = file_path(dir, uid);
+    match open_existing(&path, uid, true) {
+        Err(MapError::Io(e)) if e.kind() == io::ErrorKind::NotFound => {}
+        other => return other,
+    }
+    if uid == 0 {
+        ensure_dir(dir)?;
+    }
+    create(dir, &path, uid, geometry)
+}
+
+/// Creates the cache directory: world-writable and sticky, like /tmp, so
+/// every user can create (only) their own file in it.
+fn ensure_dir(dir: &Path) -> io::Result<()> {
+    let c = cstring(dir)?;
+    // SAFETY: `c` is a valid C string.
+    if unsafe { libc::mkdir(c.as_ptr(), 0o755) } == 0 {
+        // SAFETY: as above; chmod sets the bits the umask may have cleared.
+        unsafe { libc::chmod(c.as_ptr(), 0o1777) };
+        return Ok(());
+    }
+    let err = io::Error::last_os_error();
+    if err.kind() == io::ErrorKind::AlreadyExists {
+        return Ok(());
+    }
+    Err(err)
+}
+
+fn create(dir: &Path, path: &Path, uid: u32, geometry: Geometry) -> Result<Mapping, MapError> {
+    let mut random = [0u8; 16];
+    fill_random(&mut random);
+    let tmp = dir.join(format!(
+        ".{uid}.cache.{:016x}",
+        u64::from_le_bytes(random[..8].try_into().unwrap_or([0; 8]))
+    ));
+    let fd = open(&tmp, libc::O_RDWR | libc::O_CREAT | libc::O_EXCL, 0o644)?;
+    let result = initialise(
+        &fd,
+        geometry,
+        u64::from_le_bytes(random[8..].try_into().unwrap_or([0; 8])),
+    )
+    .and_then(|()| publish(&tmp, path));
+    let _ = std::fs::remove_file(&tmp);
+    result?;
+    drop(fd);
+    open_existing(path, uid, true)
+}
+
+/// Gives the new file its full size and its header.
+fn initialise(fd: &OwnedFd, geometry: Geometry, seed: u64) -> Result<(), MapError> {
+    let size = geometry.file_size();
+    // The mode is set explicitly: the process umask must not decide who may
+    // write the file.
+    // SAFETY: plain syscalls on an open descriptor.
+    unsafe { libc::fchmod(fd.as_raw_fd(), 0o644) };
+    let len = libc::off_t::try_from(size).map_err(|_| MapError::Untrusted("too large"))?;
+    // SAFETY: as above.
+    let rc = unsafe { libc::posix_fallocate(fd.as_raw_fd(), 0, len) };
+    if rc != 0 {
+        return Err(io::Error::from_raw_os_error(rc).into());
+    }
+    let len = usize::try_from(size).map_err(|_| MapError::Untrusted("too large"))?;
+    // SAFETY: mapping the `len` bytes just allocated; checked below.
+    let ptr = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            HEADER_SIZE,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED,
+            fd.as_raw_fd(),
+            0,
+        )
+    };
+    if ptr == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error().into());
+    }
+    // SAFETY: a fresh, zeroed, page-aligned mapping of HEADER_SIZE bytes;
+    // the header is all atomics.
+    let header = unsafe { &*ptr.cast::<Header>() };
+    header
+        .layout_version
+        .store(LAYOUT_VERSION, Ordering::Relaxed);
+    header
+        .header_size
+        .store(HEADER_SIZE as u32, Ordering::Relaxed);
+    header.file_size.store(len as u64, Ordering::Relaxed);
+    header
+        .slot_count
+        .store(geometry.slot_count, Ordering::Relaxed);
+    header.slot_size.store(SLOT_SIZE as u32, Ordering::Relaxed);
+    header.seed.store(seed, Ordering::Relaxed);
+    header.generation.store(1, Ordering::Relaxed);
+    header.created_ms.store(now_ms(), Ordering::Relaxed);
+    // SYNC POINT: Release publishes every field above with the magic; pairs
+    // with the Acquire load in validate_header.
+    header.magic.store(MAGIC, Ordering::Release);
+    // SAFETY: unmapping exactly what was mapped above; `header` is not used
+    // after this.
+    unsafe { libc::munmap(ptr, HEADER_SIZE) };
+    Ok(())
+}
+
+/// Links the finished file into place; if another process got there
+/// first, its file wins and ours is dropped.
+fn publish(tmp: &Path, path: &Path) -> Result<(), MapError> {
+    match std::fs::hard_link(tmp, path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Fills `buf` from the OS random source (a clock-derived fallback only
+/// when that fails, before the entropy pool is ready at boot).
+pub fn fill_random(buf: &mut [u8]) {
+    // SAFETY: the pointer and length describe `buf`.
+    let n = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), libc::GRND_NONBLOCK) };
+    if n != buf.len() as isize {
+        let seed = now_ms() ^ (u64::from(std::process::id()) << 32);
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b = (seed.rotate_left((i as u32 * 11) % 64) as u8) ^ (i as u8).wrapping_mul(157);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::entry::{Entry, Key, Kind};
+    use crate::upstream::QType;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn tempdir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("rustcache-map-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn uid() -> u32 {
+        // SAFETY: geteuid has no preconditions.
+        unsafe { libc::geteuid() }
+    }
+
+    #[test]
+    fn created_file_is_shared_between_mappings() {
+        let dir = tempdir("shared");
+        let geometry = Geometry::for_size(1 << 20);
+        let a = open_or_create(&dir, uid(), geometry).unwrap();
+        let b = open_or_create(&dir, uid(), geometry).unwrap();
+        assert_eq!(a.identity(), b.identity());
+        let key = Key::new("x.example", QType::A);
+        let entry = Entry {
+            kind: Kind::NxDomain,
+            ttl: 5,
+            stored_ms: 0,
+            expires_ms: 5000,
+            retry_after_ms: 0,
+            canonical: String::new(),
+            aliases: vec![],
+            v4: vec![],
+            v6: vec![],
+        };
+        assert!(a.table().put(&key, &entry, 0, 0));
+        assert_eq!(b.table().get(&key, 1).unwrap().entry, entry);
+        let meta = std::fs::metadata(file_path(&dir, uid())).unwrap();
+        assert_eq!(meta.len(), geometry.file_size());
+        assert_eq!(meta.permissions().mode() & 0o777, 0o644);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn untrusted_files_are_refused() {
+        let dir = tempdir("untrusted");
+        let geometry = Geometry::for_size(1 << 20);
+        let path = file_path(&dir, uid());
+        drop(open_or_create(&dir, uid(), geometry).unwrap());
+        // Group-writable: refused.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o664)).unwrap();
+        assert!(matches!(
+            open_existing(&path, uid(), true),
+            Err(MapError::Untrusted(_))
+        ));
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        // Expecting another owner: refused.
+        assert!(matches!(
+            open_existing(&path, uid() + 1, false),
+            Err(MapError::Untrusted(_))
+        ));
+        // A symlink: refused by O_NOFOLLOW.
+        let link = dir.join("link.cache");
+        std::os::unix::fs::symlink(&path, &link).unwrap();
+        assert!(open_existing(&link, uid(), false).is_err());
+        // Garbage of the right size: refused by the header check, and not
+        // replaced either.
+        std::fs::write(&path, vec![0xffu8; geometry.file_size() as usize]).unwrap();
+        assert!(matches!(
+            open_existing(&path, uid(), true),
+            Err(MapError::Untrusted(_))
+        ));
+        assert!(matches!(
+            open_or_create(&dir, uid(), geometry),
+            Err(MapError::Untrusted(_))
+        ));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

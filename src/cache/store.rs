@@ -1,0 +1,142 @@
+//! The cache files this process uses, found again when they change.
+//!
+//! A process keeps at most two mappings: its own file (read and written)
+//! and, unless it is root, root's (only read). Every second at most it
+//! checks that the paths still name the mapped files; a deleted or
+//! replaced file is let go and the current one mapped (or created). The
+//! mappings sit behind read-write locks that are only ever tried: a lookup
+//! takes a read lock (never blocked but by a remap in progress, which only
+//! makes that lookup uncached), and a remap happens only when no lookup of
+//! this process is using the old mapping, so it can be unmapped at once.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{RwLock, RwLockReadGuard};
+
+use super::layout::Geometry;
+use super::map::{file_path, identity_at, open_existing, open_or_create, Mapping};
+use super::table::Table;
+use crate::config::Config;
+
+/// How often the paths are checked.
+const CHECK_INTERVAL_MS: u64 = 1000;
+
+/// The cache files of this process.
+pub struct Store {
+    own: RwLock<Option<Mapping>>,
+    root: RwLock<Option<Mapping>>,
+    next_check_ms: AtomicU64,
+}
+
+/// The mappings one lookup uses.
+pub struct Session<'s> {
+    own: Option<RwLockReadGuard<'s, Option<Mapping>>>,
+    root: Option<RwLockReadGuard<'s, Option<Mapping>>>,
+}
+
+impl Session<'_> {
+    /// A session without cache.
+    pub fn none() -> Session<'static> {
+        Session {
+            own: None,
+            root: None,
+        }
+    }
+
+    /// This process's own file, if it has one.
+    pub fn own(&self) -> Option<Table<'_>> {
+        self.own.as_ref()?.as_ref().map(Mapping::table)
+    }
+
+    /// Root's file (read-only), for processes that are not root.
+    pub fn root(&self) -> Option<Table<'_>> {
+        self.root.as_ref()?.as_ref().map(Mapping::table)
+    }
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Store::new()
+    }
+}
+
+impl Store {
+    /// No files mapped yet.
+    pub const fn new() -> Store {
+        Store {
+            own: RwLock::new(None),
+            root: RwLock::new(None),
+            next_check_ms: AtomicU64::new(0),
+        }
+    }
+
+    /// The mappings to use for one lookup under `config`, checking the
+    /// files first when a check is due.
+    pub fn session(&self, config: &Config, now: u64) -> Session<'_> {
+        if !config.cache.enabled {
+            return Session::none();
+        }
+        self.maybe_check(config, now);
+        let session = Session {
+            own: self.own.try_read().ok(),
+            root: self.root.try_read().ok(),
+        };
+        if let Some(own) = session.own() {
+            own.adopt_config(config.upstream_identity(), config.source_mtime_ns);
+        }
+        session
+    }
+
+    fn maybe_check(&self, config: &Config, now: u64) {
+        // SYNC POINT: Relaxed; the CAS elects one thread per interval.
+        let next = self.next_check_ms.load(Ordering::Relaxed);
+        if now < next
+            || self
+                .next_check_ms
+                .compare_exchange(
+                    next,
+                    now + CHECK_INTERVAL_MS,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                )
+                .is_err()
+        {
+            return;
+        }
+        let dir = &config.cache.dir;
+        let uid = effective_uid();
+        let geometry = Geometry::for_size(config.cache.size_bytes);
+        refresh(&self.own, &file_path(dir, uid), || {
+            open_or_create(dir, uid, geometry).ok()
+        });
+        if uid != 0 {
+            let root_path = file_path(dir, 0);
+            refresh(&self.root, &root_path, || {
+                open_existing(&root_path, 0, false).ok()
+            });
+        }
+    }
+}
+
+/// Re-maps `slot` if `path` no longer names the mapped file.
+fn refresh(slot: &RwLock<Option<Mapping>>, path: &Path, open: impl FnOnce() -> Option<Mapping>) {
+    let on_disk = identity_at(path);
+    let mapped = match slot.try_read() {
+        Ok(guard) => guard.as_ref().map(Mapping::identity),
+        Err(_) => return,
+    };
+    if mapped.is_some() && mapped == on_disk {
+        return;
+    }
+    let replacement = open();
+    if let Ok(mut guard) = slot.try_write() {
+        // The old mapping (if any) is unmapped here: the write lock proves
+        // no lookup of this process is reading it.
+        *guard = replacement;
+    }
+}
+
+fn effective_uid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}

@@ -1,0 +1,548 @@
+//! Reading and writing entries in a mapped cache file.
+//!
+//! Readers never wait: they copy a slot's data with atomic loads between
+//! two reads of its sequence counter, and keep the copy only if the counter
+//! was even and unchanged; then the copy is decoded and checked (see
+//! `entry`). Writers never wait either: a writer takes a slot by moving its
+//! counter from even to odd with one compare-and-swap, and if that fails
+//! the answer is simply not cached this time.
+//!
+//! A key lives in one of [`PROBE_WINDOW`] consecutive slots from its hash.
+//! A new entry replaces the same key's old entry if there is one, else an
+//! empty, flushed or long-expired slot, else the least recently hit one:
+//! names that are used stay.
+
+use std::sync::atomic::{fence, AtomicU64, Ordering};
+
+use super::entry::{decode, encode, Entry, Key};
+use super::layout::{Header, Slot, Stat, DATA_WORDS, LEASE_COUNT, PROBE_WINDOW, WEDGE_MS};
+use crate::upstream::{HealthTable, ServerHealth};
+
+/// Minimum interval between two updates of a slot's last-hit time, so hot
+/// entries do not turn every hit into a shared cache-line write.
+const TOUCH_INTERVAL_MS: u64 = 1000;
+
+/// One mapped cache file, as slots and header.
+#[derive(Clone, Copy)]
+pub struct Table<'m> {
+    header: &'m Header,
+    slots: &'m [Slot],
+    writable: bool,
+    seed: u64,
+}
+
+/// A hit: the entry and where it was found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Found {
+    /// The decoded entry.
+    pub entry: Entry,
+    /// Its slot, for the refresh lease.
+    pub slot: usize,
+}
+
+/// What a miss-coalescing lease attempt found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lease {
+    /// This caller asks upstream; others wait for its answer.
+    Acquired,
+    /// Another caller is asking for this key right now.
+    HeldByOther,
+    /// The lease word is taken by another key: ask without coalescing.
+    Unavailable,
+}
+
+impl<'m> Table<'m> {
+    /// A table over a validated header and its slots. `writable` is false
+    /// for another user's (root's) file mapped read-only: nothing is ever
+    /// stored into it, not even a statistic.
+    pub fn new(header: &'m Header, slots: &'m [Slot], writable: bool) -> Table<'m> {
+        Table {
+            header,
+            slots,
+            writable,
+            // SYNC POINT: Relaxed; the seed never changes after the magic
+            // was published (the mapping validated it with Acquire).
+            seed: header.seed.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Whether this process may write here.
+    pub fn writable(&self) -> bool {
+        self.writable
+    }
+
+    /// The current generation.
+    pub fn generation(&self) -> u64 {
+        // SYNC POINT: Relaxed; a flush racing with a lookup may be seen a
+        // moment late, which only means one more hit of the old data.
+        self.header.generation.load(Ordering::Relaxed)
+    }
+
+    /// Flushes the cache: every entry becomes invalid.
+    pub fn flush(&self) {
+        if self.writable {
+            self.header.generation.fetch_add(1, Ordering::Relaxed);
+            self.count(Stat::Flushes, 1);
+        }
+    }
+
+    /// The shared health records of the upstream servers.
+    pub fn health(&self) -> HealthTable<'m> {
+        HealthTable::new(&self.header.health)
+    }
+
+    /// The health slots themselves (for statistics).
+    pub fn health_slots(&self) -> &'m [ServerHealth] {
+        &self.header.health
+    }
+
+    /// Adds `n` to a statistics counter.
+    pub fn count(&self, stat: Stat, n: u64) {
+        if self.writable && n > 0 {
+            if let Some(counter) = self.header.stats.get(stat as usize) {
+                // SYNC POINT: Relaxed; counters order nothing.
+                counter.fetch_add(n, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Reads a statistics counter.
+    pub fn stat(&self, stat: Stat) -> u64 {
+        self.header
+            .stats
+            .get(stat as usize)
+            .map_or(0, |c| c.load(Ordering::Relaxed))
+    }
+
+    /// The configuration identity the entries belong to.
+    pub fn config_stamp(&self) -> (u64, u64) {
+        (
+            self.header.config_hash.load(Ordering::Relaxed),
+            self.header.config_mtime_ns.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Records that the entries now belong to configuration `hash` (from
+    /// files last modified at `mtime_ns`), flushing the old ones. Only a
+    /// newer configuration replaces the recorded one, so two processes with
+    /// different views cannot flush each other back and forth.
+    pub fn adopt_config(&self, hash: u64, mtime_ns: u64) -> bool {
+        let (current_hash, current_mtime) = self.config_stamp();
+        if !self.writable || current_hash == hash || mtime_ns <= current_mtime {
+            return false;
+        }
+        // SYNC POINT: a race between two adopters of the same new
+        // configuration flushes twice, which is harmless.
+        self.header
+            .config_mtime_ns
+            .store(mtime_ns, Ordering::Relaxed);
+        self.header.config_hash.store(hash, Ordering::Relaxed);
+        self.flush();
+        true
+    }
+
+    fn window(&self, key_hash: u64) -> impl Iterator<Item = usize> + '_ {
+        let len = self.slots.len();
+        let start = (key_hash % len.max(1) as u64) as usize;
+        (0..PROBE_WINDOW.min(len)).map(move |i| (start + i) % len)
+    }
+
+    /// Looks `key` up. Expired entries are returned too (the caller decides
+    /// about serving stale); entries of another generation are not.
+    pub fn get(&self, key: &Key, now: u64) -> Option<Found> {
+        let key_hash = key.hash(self.seed);
+        let generation = self.generation();
+        for index in self.window(key_hash) {
+            let slot = self.slots.get(index)?;
+            // SYNC POINT: Relaxed peek; the real check is the seqlock copy.
+            if slot.data[0].load(Ordering::Relaxed) != key_hash {
+                continue;
+            }
+            let Some(words) = read_slot(slot) else {
+                continue;
+            };
+            if let Some(entry) = decode(&words, key, key_hash, self.seed, generation) {
+                self.touch(slot, now);
+                return Some(Found { entry, slot: index });
+            }
+        }
+        None
+    }
+
+    fn touch(&self, slot: &Slot, now: u64) {
+        if !self.writable {
+            return;
+        }
+        // SYNC POINT: Relaxed; an eviction hint only.
+        let last = slot.last_hit_ms.load(Ordering::Relaxed);
+        if now.saturating_sub(last) >= TOUCH_INTERVAL_MS {
+            slot.last_hit_ms.store(now, Ordering::Relaxed);
+        }
+    }
+
+    /// Stores `entry` under `key`. False if it was not stored (read-only
+    /// file, too large, or the chosen slot was busy).
+    pub fn put(&self, key: &Key, entry: &Entry, now: u64, stale_limit_ms: u64) -> bool {
+        if !self.writable {
+            return false;
+        }
+        let generation = self.generation();
+        let stored = encode(entry, key, self.seed, generation).is_some_and(|words| {
+            let key_hash = words[0];
+            self.victim(key_hash, generation, now, stale_limit_ms)
+                .and_then(|index| self.slots.get(index))
+                .is_some_and(|slot| write_slot(slot, &words, now))
+        });
+        self.count(
+            if stored {
+                Stat::Stores
+            } else {
+                Stat::StoresSkipped
+            },
+            1,
+        );
+        stored
+    }
+
+    /// The slot a new entry for `key_hash` goes to.
+    fn victim(
+        &self,
+        key_hash: u64,
+        generation: u64,
+        now: u64,
+        stale_limit_ms: u64,
+    ) -> Option<usize> {
+        let mut best: Option<(u64, usize)> = None;
+        for index in self.window(key_hash) {
+            let slot = self.slots.get(index)?;
+            let (hash, gen) = peek_slot(slot);
+            if hash == key_hash {
+                return Some(index);
+            }
+            // SYNC POINT: Relaxed peeks; a wrong guess only picks a worse
+            // victim.
+            let expires = slot.data[3].load(Ordering::Relaxed);
+            let useless =
+                hash == 0 || gen != generation || expires.saturating_add(stale_limit_ms) <= now;
+            let score = if useless {
+                0
+            } else {
+                slot.last_hit_ms.load(Ordering::Relaxed).max(1)
+            };
+            if best.is_none_or(|(s, _)| score < s) {
+                best = Some((score, index));
+            }
+        }
+        best.map(|(_, index)| index)
+    }
+
+    /// Tries to become the one caller refreshing the entry in `slot` until
+    /// `until`.
+    pub fn try_refresh_lease(&self, slot: usize, now: u64, until: u64) -> bool {
+        let Some(slot) = self.slots.get(slot).filter(|_| self.writable) else {
+            return false;
+        };
+        let current = slot.refresh_until_ms.load(Ordering::Relaxed);
+        // SYNC POINT: AcqRel on success: exactly one caller moves the lease
+        // forward from a given expired value.
+        current <= now
+            && slot
+                .refresh_until_ms
+                .compare_exchange(current, until, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+    }
+
+    /// Tries to become the one caller asking upstream for `key` until
+    /// `until_ms`.
+    pub fn try_lease(&self, key: &Key, now: u64, until_ms: u64) -> Lease {
+        if !self.writable {
+            return Lease::Unavailable;
+        }
+        let key_hash = key.hash(self.seed);
+        let Some(word) = self.lease_word(key_hash) else {
+            return Lease::Unavailable;
+        };
+        let tag = lease_tag(key_hash);
+        // SYNC POINT: AcqRel on the CAS orders competing lease takers.
+        let current = word.load(Ordering::Acquire);
+        let (held_tag, held_until) = split_lease(current);
+        if lease_live(held_until, now) {
+            return if held_tag == tag {
+                Lease::HeldByOther
+            } else {
+                Lease::Unavailable
+            };
+        }
+        let new = (u64::from(tag) << 32) | (until_ms & 0xffff_ffff);
+        match word.compare_exchange(current, new, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => Lease::Acquired,
+            Err(now_held) if split_lease(now_held).0 == tag => Lease::HeldByOther,
+            Err(_) => Lease::Unavailable,
+        }
+    }
+
+    /// Whether someone still holds the lease of `key`.
+    pub fn lease_held(&self, key: &Key, now: u64) -> bool {
+        let key_hash = key.hash(self.seed);
+        self.lease_word(key_hash).is_some_and(|word| {
+            let (tag, until) = split_lease(word.load(Ordering::Acquire));
+            tag == lease_tag(key_hash) && lease_live(until, now)
+        })
+    }
+
+    /// Gives the lease of `key` back (after storing the answer).
+    pub fn release_lease(&self, key: &Key) {
+        if !self.writable {
+            return;
+        }
+        let key_hash = key.hash(self.seed);
+        if let Some(word) = self.lease_word(key_hash) {
+            let current = word.load(Ordering::Acquire);
+            if split_lease(current).0 == lease_tag(key_hash) {
+                // SYNC POINT: Release pairs with waiters' Acquire loads; the
+                // entry was stored before.
+                let _ = word.compare_exchange(current, 0, Ordering::Release, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn lease_word(&self, key_hash: u64) -> Option<&AtomicU64> {
+        self.header
+            .leases
+            .get((key_hash % LEASE_COUNT as u64) as usize)
+    }
+}
+
+fn lease_tag(key_hash: u64) -> u32 {
+    ((key_hash >> 32) as u32).max(1)
+}
+
+fn split_lease(word: u64) -> (u32, u32) {
+    ((word >> 32) as u32, word as u32)
+}
+
+/// Whether a lease ending at `until` (low 32 bits of boot-clock ms) is
+/// still running at `now`; wrapping arithmetic keeps this right across the
+/// 49-day wrap.
+fn lease_live(until: u32, now: u64) -> bool {
+    (until.wrapping_sub(now as u32) as i32) > 0
+}
+
+/// The key hash and generation of a slot, without the seqlock (a hint).
+fn peek_slot(slot: &Slot) -> (u64, u64) {
+    // SYNC POINT: Relaxed; a hint checked later by the seqlock copy.
+    (
+        slot.data[0].load(Ordering::Relaxed),
+        slot.data[1].load(Ordering::Relaxed),
+    )
+}
+
+/// Copies a slot's data if no writer touched it meanwhile.
+fn read_slot(slot: &Slot) -> Option<[u64; DATA_WORDS]> {
+    // SYNC POINT: Acquire pairs with the writer's final Release store of
+    // the even counter: the data it wrote before is visible to the loads.
+    let before = slot.seq.load(Ordering::Acquire);
+    if before & 1 == 1 {
+        return None;
+    }
+    let mut words = [0u64; DATA_WORDS];
+    for (word, atomic) in words.iter_mut().zip(slot.data.iter()) {
+        *word = atomic.load(Ordering::Relaxed);
+    }
+    // SYNC POINT: this fence pairs with the writer's Release fence after it
+    // made the counter odd: if any load above saw a store of a later write,
+    // the counter load below sees that write's odd (or later) value.
+    fence(Ordering::Acquire);
+    let after = slot.seq.load(Ordering::Relaxed);
+    (before == after).then_some(words)
+}
+
+/// Takes the slot (stealing it from a writer dead for [`WEDGE_MS`]) and
+/// writes `words`. False if the slot was busy.
+fn write_slot(slot: &Slot, words: &[u64; DATA_WORDS], now: u64) -> bool {
+    let seq = slot.seq.load(Ordering::Relaxed);
+    let locked = if seq & 1 == 0 {
+        seq.wrapping_add(1)
+    } else {
+        let since = slot.locked_ms.load(Ordering::Relaxed);
+        if now.saturating_sub(since) < WEDGE_MS {
+            return false;
+        }
+        // Still odd: we own it now; the checksum rejects what the dead
+        // writer left half-written.
+        seq.wrapping_add(2)
+    };
+    // SYNC POINT: Acquire on success orders our stores after the CAS; only
+    // one writer wins a given counter value.
+    if slot
+        .seq
+        .compare_exchange(seq, locked, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
+        return false;
+    }
+    slot.locked_ms.store(now, Ordering::Relaxed);
+    // SYNC POINT: pairs with the reader's Acquire fence (see read_slot).
+    fence(Ordering::Release);
+    for (atomic, word) in slot.data.iter().zip(words.iter()) {
+        atomic.store(*word, Ordering::Relaxed);
+    }
+    // SYNC POINT: Release publishes the data with the even counter.
+    slot.seq.store(locked.wrapping_add(1), Ordering::Release);
+    slot.last_hit_ms.store(now, Ordering::Relaxed);
+    true
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::cache::entry::Kind;
+    use crate::cache::layout::{Geometry, HEADER_SIZE, SLOT_SIZE};
+    use crate::upstream::QType;
+    use std::net::Ipv4Addr;
+
+    /// A header and slots in process memory, laid out like a file.
+    pub(crate) struct Memory {
+        words: Vec<u64>,
+        slots: usize,
+    }
+
+    impl Memory {
+        pub(crate) fn new(slots: u32) -> Memory {
+            let size = Geometry { slot_count: slots }.file_size() as usize;
+            let m = Memory {
+                words: vec![0; size / 8],
+                slots: slots as usize,
+            };
+            m.header().seed.store(0x1234, Ordering::Relaxed);
+            m
+        }
+
+        pub(crate) fn header(&self) -> &Header {
+            // SAFETY: the vector is 8-aligned, large enough, and all-zero
+            // bytes are valid atomics.
+            unsafe { &*self.words.as_ptr().cast::<Header>() }
+        }
+
+        pub(crate) fn table(&self) -> Table<'_> {
+            // SAFETY: slots start HEADER_SIZE bytes in, within the vector,
+            // aligned for Slot.
+            let slots = unsafe {
+                std::slice::from_raw_parts(
+                    self.words.as_ptr().add(HEADER_SIZE / 8).cast::<Slot>(),
+                    self.slots,
+                )
+            };
+            assert_eq!(std::mem::size_of_val(slots), self.slots * SLOT_SIZE);
+            Table::new(self.header(), slots, true)
+        }
+    }
+
+    fn entry(ip: u8, expires: u64) -> Entry {
+        Entry {
+            kind: Kind::Positive,
+            ttl: 60,
+            stored_ms: 0,
+            expires_ms: expires,
+            retry_after_ms: 0,
+            canonical: "a.example".into(),
+            aliases: vec![],
+            v4: vec![Ipv4Addr::new(192, 0, 2, ip)],
+            v6: vec![],
+        }
+    }
+
+    #[test]
+    fn put_then_get_and_flush() {
+        let m = Memory::new(64);
+        let t = m.table();
+        let key = Key::new("A.example", QType::A);
+        assert!(t.get(&key, 0).is_none());
+        assert!(t.put(&key, &entry(1, 60_000), 0, 0));
+        assert_eq!(t.get(&key, 10).unwrap().entry, entry(1, 60_000));
+        assert!(t.put(&key, &entry(2, 60_000), 0, 0), "same key overwrites");
+        assert_eq!(
+            t.get(&key, 10).unwrap().entry.v4,
+            [Ipv4Addr::new(192, 0, 2, 2)]
+        );
+        t.flush();
+        assert!(t.get(&key, 10).is_none());
+        assert_eq!(t.stat(Stat::Stores), 2);
+    }
+
+    #[test]
+    fn a_wedged_slot_is_skipped_then_stolen() {
+        let m = Memory::new(64);
+        let t = m.table();
+        let key = Key::new("a.example", QType::A);
+        assert!(t.put(&key, &entry(1, 60_000), 0, 0));
+        let index = t.get(&key, 0).unwrap().slot;
+        let slot = &t.slots[index];
+        // A writer dies holding the slot at t=100, half-way through.
+        slot.seq.fetch_add(1, Ordering::Relaxed);
+        slot.locked_ms.store(100, Ordering::Relaxed);
+        slot.data[8].store(0xdead, Ordering::Relaxed);
+        assert!(t.get(&key, 200).is_none(), "a locked slot is a miss");
+        assert!(!t.put(&key, &entry(2, 60_000), 200, 0), "not stolen yet");
+        assert!(t.put(&key, &entry(3, 60_000), 100 + WEDGE_MS, 0));
+        assert_eq!(
+            t.get(&key, 1200).unwrap().entry.v4,
+            [Ipv4Addr::new(192, 0, 2, 3)]
+        );
+    }
+
+    #[test]
+    fn eviction_keeps_recently_hit_names() {
+        let m = Memory::new(64);
+        let t = m.table();
+        // Fill one window with names whose hash lands on the same start.
+        let base = Key::new("n0.example", QType::A).hash(t.seed) % 64;
+        let mut same: Vec<Key> = (0..10_000)
+            .map(|i| Key::new(&format!("n{i}.example"), QType::A))
+            .filter(|k| k.hash(t.seed) % 64 == base)
+            .take(PROBE_WINDOW + 1)
+            .collect();
+        let newcomer = same.pop().unwrap();
+        for (i, key) in same.iter().enumerate() {
+            assert!(t.put(key, &entry(1, 1_000_000), i as u64 * 2000, 0));
+        }
+        // Every entry but the oldest is hit again later.
+        for key in &same[1..] {
+            t.get(key, 100_000).unwrap();
+        }
+        assert!(t.put(&newcomer, &entry(9, 1_000_000), 100_000, 0));
+        assert!(t.get(&same[0], 100_001).is_none(), "the coldest went");
+        for key in &same[1..] {
+            assert!(t.get(key, 100_001).is_some());
+        }
+    }
+
+    #[test]
+    fn only_one_caller_gets_a_lease() {
+        let m = Memory::new(64);
+        let t = m.table();
+        let key = Key::new("a.example", QType::A);
+        assert_eq!(t.try_lease(&key, 1000, 3000), Lease::Acquired);
+        assert_eq!(t.try_lease(&key, 1001, 3000), Lease::HeldByOther);
+        assert!(t.lease_held(&key, 1500));
+        t.release_lease(&key);
+        assert!(!t.lease_held(&key, 1500));
+        assert_eq!(t.try_lease(&key, 1600, 2000), Lease::Acquired);
+        assert!(!t.lease_held(&key, 2001), "expired");
+        assert_eq!(t.try_lease(&key, 2001, 4000), Lease::Acquired);
+    }
+
+    #[test]
+    fn a_newer_configuration_flushes_once() {
+        let m = Memory::new(64);
+        let t = m.table();
+        let key = Key::new("a.example", QType::A);
+        t.put(&key, &entry(1, 60_000), 0, 0);
+        assert!(t.adopt_config(11, 100));
+        assert!(t.get(&key, 1).is_none());
+        t.put(&key, &entry(1, 60_000), 0, 0);
+        assert!(!t.adopt_config(11, 200), "same configuration");
+        assert!(!t.adopt_config(22, 50), "older view");
+        assert!(t.get(&key, 1).is_some());
+    }
+}

@@ -1,0 +1,44 @@
+//! The cache's settings, from rustcache.conf.
+
+use std::path::PathBuf;
+
+/// How the shared cache behaves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CacheSettings {
+    /// `cache no` turns the shared cache off (every lookup goes upstream).
+    pub enabled: bool,
+    /// Directory of the per-user cache files (`cache-dir`).
+    pub dir: PathBuf,
+    /// Size of a newly created cache file in bytes (`cache-size`, in MiB).
+    pub size_bytes: u64,
+    /// Positive TTLs are raised to at least this (`min-ttl`, seconds).
+    pub min_ttl: u32,
+    /// Positive TTLs are cut to at most this (`max-ttl`, seconds).
+    pub max_ttl: u32,
+    /// Negative answers are kept at most this long (`max-negative-ttl`).
+    pub max_negative_ttl: u32,
+    /// Expired answers are served, when every upstream fails, up to this
+    /// long after expiry (`stale-max-age`, seconds; 0 turns serve-stale off).
+    pub stale_max_age: u32,
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        CacheSettings {
+            enabled: true,
+            dir: PathBuf::from("/run/rustcache"),
+            // 32 760 slots of 512 bytes: 8000 dual-stack names (two
+            // entries each) at half load.
+            size_bytes: 16 << 20,
+            // The TTL is honoured as given by default.
+            min_ttl: 0,
+            max_ttl: 86_400,
+            // RFC 2308 section 5 suggests one to three hours at most; a
+            // quarter of an hour keeps a name that is being created from
+            // staying "not found" for long.
+            max_negative_ttl: 900,
+            // RFC 8767's suggested limit: one to three days.
+            stale_max_age: 86_400,
+        }
+    }
+}
