@@ -8,7 +8,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use rustcache::cache::{file_path, open_existing, Stat};
+use rustcache::clock::now_ms;
 use rustcache::config::Sources;
+use rustcache::upstream::HealthTable;
 use rustcache::{nsswitch, Family, Outcome, Resolver};
 
 const USAGE: &str = "\
@@ -21,8 +24,14 @@ commands:
         put rustcache on the hosts line of nsswitch.conf (idempotent)
   disable [--nsswitch PATH]
         take rustcache off the hosts line
+  stats [--uid N]
+        show the shared cache of user N (default: yours): counters,
+        entries, upstream server health
+  flush [--uid N | --all]
+        invalidate every entry of user N's cache (default: yours);
+        --all (root) flushes every user's cache
   resolve NAME...
-        look NAME up through rustcache's own resolver (no cache, no glibc)
+        look NAME up the way the module does (cache included), print the answer
 ";
 
 fn main() -> ExitCode {
@@ -36,6 +45,8 @@ fn main() -> ExitCode {
         "enable" => edit_nsswitch(rest, true),
         "disable" => edit_nsswitch(rest, false),
         "resolve" => resolve(rest),
+        "stats" => stats(rest),
+        "flush" => flush(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(ExitCode::SUCCESS)
@@ -209,4 +220,98 @@ fn describe<T>(outcome: &Outcome<T>) -> &'static str {
         Outcome::TryAgain => "no answer from the upstream servers in time",
         Outcome::Unavailable => "rustcache cannot resolve here (no usable server)",
     }
+}
+
+/// Reads `--uid N` (default: the effective uid) and `--all`.
+fn uid_flags(args: &[String], allow_all: bool) -> Result<(Option<u32>, bool), String> {
+    let mut uid = None;
+    let mut all = false;
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        match arg.as_str() {
+            "--uid" => {
+                let value = iter.next().ok_or("--uid needs a number")?;
+                uid = Some(
+                    value
+                        .parse()
+                        .map_err(|_| format!("--uid: `{value}` is not a uid"))?,
+                );
+            }
+            "--all" if allow_all => all = true,
+            other => return Err(format!("unexpected argument `{other}`\n{USAGE}")),
+        }
+    }
+    Ok((uid, all))
+}
+
+fn effective_uid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+fn stats(args: &[String]) -> Result<ExitCode, String> {
+    let (uid, _) = uid_flags(args, false)?;
+    let uid = uid.unwrap_or_else(effective_uid);
+    let config = Sources::from_environment().load_with_diagnostics().0;
+    let path = file_path(&config.cache.dir, uid);
+    let mapping =
+        open_existing(&path, uid, false).map_err(|e| format!("{}: {e}", path.display()))?;
+    let table = mapping.table();
+    let now = now_ms();
+    let (fresh, expired) = table.occupancy(now);
+    println!("file             {}", path.display());
+    println!(
+        "slots            {} ({} KiB), generation {}, created {} s ago",
+        table.slot_count(),
+        table.slot_count() / 2,
+        table.generation(),
+        now.saturating_sub(table.created_ms()) / 1000
+    );
+    println!("entries          {fresh} fresh, {expired} expired");
+    for stat in Stat::ALL {
+        println!("{:<17}{}", stat.name(), table.stat(stat));
+    }
+    let health = HealthTable::new(table.health_slots());
+    for server in &config.servers {
+        match health.find(server).map(|h| (h.snapshot(), h.state(now))) {
+            Some((s, state)) => println!(
+                "server {server:<22} {state:?}, srtt {:.1} ms, rttvar {:.1} ms, {} timeouts in a row",
+                f64::from(s.srtt_us) / 1000.0,
+                f64::from(s.rttvar_us) / 1000.0,
+                s.timeouts
+            ),
+            None => println!("server {server:<22} not asked yet"),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn flush(args: &[String]) -> Result<ExitCode, String> {
+    let (uid, all) = uid_flags(args, true)?;
+    let config = Sources::from_environment().load_with_diagnostics().0;
+    let uids: Vec<u32> = if all {
+        let entries = std::fs::read_dir(&config.cache.dir)
+            .map_err(|e| format!("{}: {e}", config.cache.dir.display()))?;
+        entries
+            .filter_map(|e| e.ok())
+            .filter_map(|e| e.file_name().to_str()?.strip_suffix(".cache")?.parse().ok())
+            .collect()
+    } else {
+        vec![uid.unwrap_or_else(effective_uid)]
+    };
+    let mut code = ExitCode::SUCCESS;
+    for uid in uids {
+        let path = file_path(&config.cache.dir, uid);
+        match open_existing(&path, uid, true) {
+            Ok(mapping) => {
+                mapping.table().flush();
+                println!("{}: flushed", path.display());
+            }
+            Err(e) => {
+                eprintln!("rustcache: {}: {e}", path.display());
+                code = ExitCode::from(1);
+            }
+        }
+    }
+    Ok(code)
 }

@@ -114,6 +114,36 @@ impl<'m> Table<'m> {
             .map_or(0, |c| c.load(Ordering::Relaxed))
     }
 
+    /// Number of slots.
+    pub fn slot_count(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Boot-clock ms when the file was created.
+    pub fn created_ms(&self) -> u64 {
+        self.header.created_ms.load(Ordering::Relaxed)
+    }
+
+    /// Entries of the current generation: (fresh, expired).
+    pub fn occupancy(&self, now: u64) -> (usize, usize) {
+        let generation = self.generation();
+        let mut fresh = 0;
+        let mut expired = 0;
+        for slot in self.slots {
+            let (hash, gen) = peek_slot(slot);
+            if hash == 0 || gen != generation {
+                continue;
+            }
+            // SYNC POINT: Relaxed; a statistic.
+            if slot.data[3].load(Ordering::Relaxed) > now {
+                fresh += 1;
+            } else {
+                expired += 1;
+            }
+        }
+        (fresh, expired)
+    }
+
     /// The configuration identity the entries belong to.
     pub fn config_stamp(&self) -> (u64, u64) {
         (

@@ -65,7 +65,30 @@ pub enum State {
     Down,
 }
 
+/// A copy of a health record, for display.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Snapshot {
+    /// Smoothed RTT in microseconds (0 = never measured).
+    pub srtt_us: u32,
+    /// RTT variance in microseconds.
+    pub rttvar_us: u32,
+    /// Consecutive timeouts.
+    pub timeouts: u32,
+    /// Boot-clock ms until which the server is down.
+    pub down_until_ms: u64,
+}
+
 impl ServerHealth {
+    /// A copy of the record.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            srtt_us: self.srtt_us.load(Ordering::Relaxed),
+            rttvar_us: self.rttvar_us.load(Ordering::Relaxed),
+            timeouts: self.timeouts.load(Ordering::Relaxed),
+            down_until_ms: self.down_until_ms.load(Ordering::Relaxed),
+        }
+    }
+
     /// The hedge delay for this server: its RTO, clamped; the initial delay
     /// when it was never measured.
     pub fn hedge_delay(&self) -> Duration {
@@ -172,6 +195,17 @@ impl<'a> HealthTable<'a> {
     /// A table over `slots` (process memory, or later the shared file).
     pub fn new(slots: &'a [ServerHealth]) -> Self {
         HealthTable { slots }
+    }
+
+    /// The record of `addr` if it has one; never writes (safe on a
+    /// read-only mapping).
+    pub fn find(&self, addr: &SocketAddr) -> Option<&'a ServerHealth> {
+        let key = server_key(addr);
+        let len = self.slots.len();
+        let start = (key % len.max(1) as u64) as usize;
+        (0..len)
+            .filter_map(|i| self.slots.get((start + i) % len))
+            .find(|slot| slot.key.load(Ordering::Acquire) == key)
     }
 
     /// The record of `addr`, claiming a free slot if it has none. `None`

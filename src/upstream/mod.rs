@@ -6,6 +6,6 @@ mod hedge;
 mod message;
 mod transport;
 
-pub use health::{HealthTable, ServerHealth};
+pub use health::{HealthTable, ServerHealth, Snapshot};
 pub use hedge::{ask, Answer, Counters, Plan, Unavailable};
 pub use message::{decode_reply, encode_query, Chain, Mismatch, QType, Reply, EDNS_PAYLOAD};
