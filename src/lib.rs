@@ -9,10 +9,13 @@
 //! ```no_run
 //! use rustcache::{Family, Outcome, Resolver};
 //!
-//! match Resolver::global().lookup_host(b"example.com", Family::Any) {
-//!     Outcome::Found(answer) => println!("{} -> {:?} {:?}", answer.name, answer.v4, answer.v6),
-//!     other => println!("no address: {other:?}"),
-//! }
+//! Resolver::global().lookup_host(b"example.com", Family::Any, |outcome| match outcome {
+//!     Outcome::Found(answer) => {
+//!         let v4: Vec<_> = answer.v4().collect();
+//!         println!("{} -> {v4:?}", answer.name());
+//!     }
+//!     other => println!("no address: {:?}", other.map(|_| ())),
+//! });
 //! ```
 
 pub mod answer;
@@ -24,5 +27,5 @@ pub mod nsswitch;
 mod resolve;
 pub mod upstream;
 
-pub use answer::{Family, HostAnswer, Outcome, PtrAnswer};
+pub use answer::{Family, HostAnswer, HostView, Outcome, PtrView};
 pub use resolve::Resolver;

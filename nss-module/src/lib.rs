@@ -28,9 +28,7 @@ use std::sync::Once;
 use libc::{c_char, c_int, c_void, hostent, socklen_t};
 use rustcache::{Family, Resolver};
 
-use pack::{
-    addresses, measure_hostent, measure_tuples, pack_hostent, pack_tuples, GaihAddrtuple, HostEntry,
-};
+use pack::{measure_hostent, measure_tuples, pack_hostent, pack_tuples, GaihAddrtuple, HostEntry};
 use status::{report, split, Failure, NssStatus, NSS_STATUS_SUCCESS};
 
 /// Runs an entry point body: silences panic output, and turns a panic into
@@ -101,26 +99,28 @@ pub unsafe extern "C" fn _nss_rustcache_gethostbyname4_r(
         if pat.is_null() {
             return Err(Failure::UNAVAILABLE);
         }
-        let answer = split(Resolver::global().lookup_host(name, Family::Any))?;
-        if buffer.is_null() || measure_tuples(buffer, &answer) > buflen {
-            return Err(Failure::ERANGE);
-        }
-        // SAFETY: the buffer holds the measured size.
-        let head = unsafe { pack_tuples(buffer, &answer) };
-        // SAFETY: `pat` is valid (checked non-NULL); when `*pat` is
-        // non-NULL it is caller storage for one tuple, into which the
-        // first one is copied, keeping its link to the rest.
-        unsafe {
-            if (*pat).is_null() {
-                *pat = head;
-            } else {
-                std::ptr::copy_nonoverlapping(head, *pat, 1);
+        Resolver::global().lookup_host(name, Family::Any, |outcome| {
+            let view = split(outcome)?;
+            if buffer.is_null() || measure_tuples(buffer, &view) > buflen {
+                return Err(Failure::ERANGE);
             }
-            if !ttlp.is_null() {
-                *ttlp = ttl_i32(answer.ttl);
+            // SAFETY: the buffer holds the measured size.
+            let head = unsafe { pack_tuples(buffer, &view) };
+            // SAFETY: `pat` is valid (checked non-NULL); when `*pat` is
+            // non-NULL it is caller storage for one tuple, into which the
+            // first one is copied, keeping its link to the rest.
+            unsafe {
+                if (*pat).is_null() {
+                    *pat = head;
+                } else {
+                    std::ptr::copy_nonoverlapping(head, *pat, 1);
+                }
+                if !ttlp.is_null() {
+                    *ttlp = ttl_i32(view.ttl());
+                }
             }
-        }
-        Ok(())
+            Ok(())
+        })
     });
     // SAFETY: glibc's out-parameters.
     unsafe { conclude(result, errnop, h_errnop) }
@@ -155,29 +155,34 @@ pub unsafe extern "C" fn _nss_rustcache_gethostbyname3_r(
         if result.is_null() {
             return Err(Failure::UNAVAILABLE);
         }
-        let answer = split(Resolver::global().lookup_host(name, family))?;
-        let addrs: Vec<IpAddr> = addresses(&answer).collect();
-        let entry = HostEntry {
-            name: &answer.name,
-            aliases: &answer.aliases,
-            family: af,
-            addrs: &addrs,
-        };
-        if buffer.is_null() || measure_hostent(buffer, &entry) > buflen {
-            return Err(Failure::ERANGE);
-        }
-        // SAFETY: the buffer holds the measured size; `result` is valid.
-        let h_name = unsafe { pack_hostent(buffer, &entry, result) };
-        // SAFETY: NULL-checked optional out-parameters.
-        unsafe {
-            if !ttlp.is_null() {
-                *ttlp = ttl_i32(answer.ttl);
+        Resolver::global().lookup_host(name, family, |outcome| {
+            let view = split(outcome)?;
+            let entry = HostEntry {
+                name: view.name(),
+                aliases: view.aliases(),
+                family: af,
+                addrs: if af == libc::AF_INET6 {
+                    view.v6_bytes()
+                } else {
+                    view.v4_bytes()
+                },
+            };
+            if buffer.is_null() || measure_hostent(buffer, &entry) > buflen {
+                return Err(Failure::ERANGE);
             }
-            if !canonp.is_null() {
-                *canonp = h_name;
+            // SAFETY: the buffer holds the measured size; `result` is valid.
+            let h_name = unsafe { pack_hostent(buffer, &entry, result) };
+            // SAFETY: NULL-checked optional out-parameters.
+            unsafe {
+                if !ttlp.is_null() {
+                    *ttlp = ttl_i32(view.ttl());
+                }
+                if !canonp.is_null() {
+                    *canonp = h_name;
+                }
             }
-        }
-        Ok(())
+            Ok(())
+        })
     });
     // SAFETY: glibc's out-parameters.
     unsafe { conclude(outcome, errnop, h_errnop) }
@@ -265,27 +270,33 @@ pub unsafe extern "C" fn _nss_rustcache_gethostbyaddr2_r(
         if result.is_null() {
             return Err(Failure::UNAVAILABLE);
         }
-        let answer = split(Resolver::global().lookup_addr(ip))?;
-        let addrs = [answer.addr];
-        let entry = HostEntry {
-            name: &answer.name,
-            aliases: &[],
-            family: match answer.addr {
-                IpAddr::V4(_) => libc::AF_INET,
-                IpAddr::V6(_) => libc::AF_INET6,
-            },
-            addrs: &addrs,
-        };
-        if buffer.is_null() || measure_hostent(buffer, &entry) > buflen {
-            return Err(Failure::ERANGE);
-        }
-        // SAFETY: the buffer holds the measured size; `result` is valid.
-        unsafe { pack_hostent(buffer, &entry, result) };
-        if !ttlp.is_null() {
-            // SAFETY: NULL-checked optional out-parameter.
-            unsafe { *ttlp = ttl_i32(answer.ttl) };
-        }
-        Ok(())
+        Resolver::global().lookup_addr(ip, |outcome| {
+            let ptr = split(outcome)?;
+            let (family, v4, v6) = match ptr.addr {
+                IpAddr::V4(a) => (libc::AF_INET, a.octets(), [0u8; 16]),
+                IpAddr::V6(a) => (libc::AF_INET6, [0u8; 4], a.octets()),
+            };
+            let entry = HostEntry {
+                name: ptr.name,
+                aliases: std::iter::empty(),
+                family,
+                addrs: if family == libc::AF_INET6 {
+                    &v6[..]
+                } else {
+                    &v4[..]
+                },
+            };
+            if buffer.is_null() || measure_hostent(buffer, &entry) > buflen {
+                return Err(Failure::ERANGE);
+            }
+            // SAFETY: the buffer holds the measured size; `result` is valid.
+            unsafe { pack_hostent(buffer, &entry, result) };
+            if !ttlp.is_null() {
+                // SAFETY: NULL-checked optional out-parameter.
+                unsafe { *ttlp = ttl_i32(ptr.ttl) };
+            }
+            Ok(())
+        })
     });
     // SAFETY: glibc's out-parameters.
     unsafe { conclude(outcome, errnop, h_errnop) }

@@ -5,14 +5,14 @@
 //! byte if the buffer is smaller, then fills the buffer front to back and
 //! checks it used exactly what it measured. Pointer arrays are 8-byte
 //! aligned (the buffer itself may not be) and NULL-terminated; strings are
-//! NUL-terminated copies.
+//! NUL-terminated copies. Answers are packed straight from the borrowed
+//! views the core hands out: nothing is allocated.
 
 use std::mem::{align_of, size_of};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::ptr;
 
 use libc::{c_char, c_int, hostent};
-use rustcache::HostAnswer;
+use rustcache::HostView;
 
 /// `struct gaih_addrtuple` from glibc's `<nss.h>` (40 bytes on LP64).
 #[repr(C)]
@@ -24,6 +24,7 @@ pub struct GaihAddrtuple {
     pub scopeid: u32,
 }
 
+const PTR_SIZE: usize = size_of::<*mut c_char>();
 const PTR_ALIGN: usize = align_of::<*mut c_char>();
 const TUPLE_SIZE: usize = size_of::<GaihAddrtuple>();
 const TUPLE_ALIGN: usize = align_of::<GaihAddrtuple>();
@@ -58,47 +59,39 @@ impl Arena {
         at
     }
 
-    /// Copies `text` and a NUL; returns the C string.
+    /// Copies `bytes` (and a NUL if `nul`); returns where they went.
     ///
     /// # Safety
-    /// `text.len() + 1` bytes at the current position are in the buffer.
-    unsafe fn string(&mut self, text: &str) -> *mut c_char {
-        let at = self.take(text.len() + 1, 1);
-        // SAFETY: `at` has room for len + 1 bytes (caller's contract); the
-        // source is a live &str that cannot overlap the caller's buffer.
+    /// `bytes.len() + nul` bytes at the current position are in the buffer.
+    unsafe fn copy(&mut self, bytes: &[u8], nul: bool) -> *mut u8 {
+        let at = self.take(bytes.len() + usize::from(nul), 1);
+        // SAFETY: `at` has room (caller's contract); the source is a live
+        // slice that cannot overlap the caller's buffer.
         unsafe {
-            ptr::copy_nonoverlapping(text.as_ptr(), at, text.len());
-            at.add(text.len()).write(0);
+            ptr::copy_nonoverlapping(bytes.as_ptr(), at, bytes.len());
+            if nul {
+                at.add(bytes.len()).write(0);
+            }
         }
-        at.cast()
+        at
     }
 }
 
-/// The addresses of an answer in the order they are handed out: IPv4 first
-/// (A answers), then IPv6, like glibc's `dns` module.
-pub fn addresses(answer: &HostAnswer) -> impl Iterator<Item = IpAddr> + '_ {
-    answer
-        .v4
-        .iter()
-        .map(|a| IpAddr::V4(*a))
-        .chain(answer.v6.iter().map(|a| IpAddr::V6(*a)))
-}
-
 /// Bytes `pack_tuples` needs at `buffer`.
-pub fn measure_tuples(buffer: *mut c_char, answer: &HostAnswer) -> usize {
-    let count = answer.v4.len() + answer.v6.len();
-    padding(buffer as usize, TUPLE_ALIGN) + count * TUPLE_SIZE + answer.name.len() + 1
+pub fn measure_tuples(buffer: *mut c_char, view: &HostView<'_>) -> usize {
+    let count = view.v4_count() + view.v6_count();
+    padding(buffer as usize, TUPLE_ALIGN) + count * TUPLE_SIZE + view.name().len() + 1
 }
 
-/// Writes the tuple list of `answer` into the buffer and returns its head.
-/// Every tuple's `name` is the canonical name (glibc uses the first one for
-/// AI_CANONNAME).
+/// Writes the tuple list of `view` into the buffer and returns its head:
+/// IPv4 first, then IPv6, like glibc's `dns` module. Every tuple's `name`
+/// is the canonical name (glibc uses the first one for AI_CANONNAME).
 ///
 /// # Safety
-/// `buffer` is valid for writes of `measure_tuples(buffer, answer)` bytes,
-/// and the answer has at least one address.
-pub unsafe fn pack_tuples(buffer: *mut c_char, answer: &HostAnswer) -> *mut GaihAddrtuple {
-    let count = answer.v4.len() + answer.v6.len();
+/// `buffer` is valid for writes of `measure_tuples(buffer, view)` bytes,
+/// and the view has at least one address.
+pub unsafe fn pack_tuples(buffer: *mut c_char, view: &HostView<'_>) -> *mut GaihAddrtuple {
+    let count = view.v4_count() + view.v6_count();
     let mut arena = Arena::new(buffer);
     // Pass 1: the tuple array.
     let tuples = arena
@@ -106,13 +99,19 @@ pub unsafe fn pack_tuples(buffer: *mut c_char, answer: &HostAnswer) -> *mut Gaih
         .cast::<GaihAddrtuple>();
     // Pass 2: the name they all share.
     // SAFETY: measured by measure_tuples, which the caller checked.
-    let name = unsafe { arena.string(&answer.name) };
+    let name = unsafe { arena.copy(view.name().as_bytes(), true) }.cast::<c_char>();
     // Pass 3: the tuples themselves, linked in order.
-    for (i, addr) in addresses(answer).enumerate() {
-        let (family, words) = match addr {
-            IpAddr::V4(v4) => (libc::AF_INET, v4_words(v4)),
-            IpAddr::V6(v6) => (libc::AF_INET6, v6_words(v6)),
-        };
+    let v4 = view.v4_bytes().chunks_exact(4).map(|a| (libc::AF_INET, a));
+    let v6 = view
+        .v6_bytes()
+        .chunks_exact(16)
+        .map(|a| (libc::AF_INET6, a));
+    for (i, (family, bytes)) in v4.chain(v6).enumerate() {
+        let mut words = [0u32; 4];
+        for (word, chunk) in words.iter_mut().zip(bytes.chunks_exact(4)) {
+            // The address in network byte order in memory, as in_addr.
+            *word = u32::from_ne_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+        }
         // SAFETY: i < count, so both tuples are inside the array taken in
         // pass 1, which is aligned for GaihAddrtuple.
         unsafe {
@@ -130,33 +129,21 @@ pub unsafe fn pack_tuples(buffer: *mut c_char, answer: &HostAnswer) -> *mut Gaih
             });
         }
     }
-    debug_assert_eq!(arena.used, measure_tuples(buffer, answer));
+    debug_assert_eq!(arena.used, measure_tuples(buffer, view));
     tuples
 }
 
-/// The four 32-bit words of `struct gaih_addrtuple.addr` for an IPv4
-/// address (network byte order in memory, the rest zero).
-fn v4_words(addr: Ipv4Addr) -> [u32; 4] {
-    [u32::from_ne_bytes(addr.octets()), 0, 0, 0]
-}
-
-fn v6_words(addr: Ipv6Addr) -> [u32; 4] {
-    let o = addr.octets();
-    let word = |i: usize| u32::from_ne_bytes([o[i], o[i + 1], o[i + 2], o[i + 3]]);
-    [word(0), word(4), word(8), word(12)]
-}
-
 /// What a `struct hostent` is made of.
-pub struct HostEntry<'a> {
+pub struct HostEntry<'a, A> {
     pub name: &'a str,
-    pub aliases: &'a [String],
+    pub aliases: A,
     /// AF_INET or AF_INET6.
     pub family: c_int,
-    /// The addresses, all of `family`.
-    pub addrs: &'a [IpAddr],
+    /// The addresses, 4 or 16 bytes each according to `family`.
+    pub addrs: &'a [u8],
 }
 
-impl HostEntry<'_> {
+impl<'a, A: Iterator<Item = &'a str> + Clone> HostEntry<'a, A> {
     fn addr_len(&self) -> usize {
         if self.family == libc::AF_INET6 {
             16
@@ -164,17 +151,28 @@ impl HostEntry<'_> {
             4
         }
     }
+
+    fn addr_count(&self) -> usize {
+        self.addrs.len() / self.addr_len()
+    }
 }
 
 /// Bytes `pack_hostent` needs at `buffer`.
-pub fn measure_hostent(buffer: *mut c_char, entry: &HostEntry<'_>) -> usize {
+pub fn measure_hostent<'a, A>(buffer: *mut c_char, entry: &HostEntry<'a, A>) -> usize
+where
+    A: Iterator<Item = &'a str> + Clone,
+{
+    let (alias_count, alias_bytes) = entry
+        .aliases
+        .clone()
+        .fold((0, 0), |(n, b), a| (n + 1, b + a.len() + 1));
     padding(buffer as usize, PTR_ALIGN)
-        + (entry.aliases.len() + 1) * size_of::<*mut c_char>()
-        + (entry.addrs.len() + 1) * size_of::<*mut c_char>()
-        + entry.addrs.len() * entry.addr_len()
+        + (alias_count + 1) * PTR_SIZE
+        + (entry.addr_count() + 1) * PTR_SIZE
+        + entry.addr_count() * entry.addr_len()
         + entry.name.len()
         + 1
-        + entry.aliases.iter().map(|a| a.len() + 1).sum::<usize>()
+        + alias_bytes
 }
 
 /// Fills `result` with pointers into the buffer. Returns `h_name`.
@@ -182,48 +180,51 @@ pub fn measure_hostent(buffer: *mut c_char, entry: &HostEntry<'_>) -> usize {
 /// # Safety
 /// `buffer` is valid for writes of `measure_hostent(buffer, entry)` bytes
 /// and `result` points to a writable `struct hostent`.
-pub unsafe fn pack_hostent(
+pub unsafe fn pack_hostent<'a, A>(
     buffer: *mut c_char,
-    entry: &HostEntry<'_>,
+    entry: &HostEntry<'a, A>,
     result: *mut hostent,
-) -> *mut c_char {
+) -> *mut c_char
+where
+    A: Iterator<Item = &'a str> + Clone,
+{
     let mut arena = Arena::new(buffer);
-    let ptr_size = size_of::<*mut c_char>();
+    let alias_count = entry.aliases.clone().count();
+    let addr_count = entry.addr_count();
     // Pass 1: the two pointer arrays (aligned).
     let aliases = arena
-        .take((entry.aliases.len() + 1) * ptr_size, PTR_ALIGN)
+        .take((alias_count + 1) * PTR_SIZE, PTR_ALIGN)
         .cast::<*mut c_char>();
     let addr_list = arena
-        .take((entry.addrs.len() + 1) * ptr_size, PTR_ALIGN)
+        .take((addr_count + 1) * PTR_SIZE, PTR_ALIGN)
         .cast::<*mut c_char>();
     // Pass 2: the address bytes, each pointed to from the list.
-    for (i, addr) in entry.addrs.iter().enumerate() {
-        let at = arena.take(entry.addr_len(), 1);
-        let bytes: &[u8] = match addr {
-            IpAddr::V4(v4) => &v4.octets()[..],
-            IpAddr::V6(v6) => &v6.octets()[..],
-        };
-        // SAFETY: `at` has addr_len bytes reserved and `bytes` is exactly
-        // that long for an entry of this family; `i` is inside the list.
+    for (i, bytes) in entry
+        .addrs
+        .chunks_exact(entry.addr_len())
+        .take(addr_count)
+        .enumerate()
+    {
+        // SAFETY: measured; `i` is inside the list of addr_count + 1.
         unsafe {
-            ptr::copy_nonoverlapping(bytes.as_ptr(), at, bytes.len().min(entry.addr_len()));
+            let at = arena.copy(bytes, false);
             addr_list.add(i).write(at.cast());
         }
     }
-    // SAFETY: the list has addrs.len() + 1 slots.
-    unsafe { addr_list.add(entry.addrs.len()).write(ptr::null_mut()) };
+    // SAFETY: the list has addr_count + 1 slots.
+    unsafe { addr_list.add(addr_count).write(ptr::null_mut()) };
     // Pass 3: the strings.
     // SAFETY: measured, as for every string below.
-    let name = unsafe { arena.string(entry.name) };
-    for (i, alias) in entry.aliases.iter().enumerate() {
+    let name = unsafe { arena.copy(entry.name.as_bytes(), true) }.cast::<c_char>();
+    for (i, alias) in entry.aliases.clone().enumerate() {
         // SAFETY: measured; `i` is inside the alias array.
         unsafe {
-            let s = arena.string(alias);
-            aliases.add(i).write(s);
+            let s = arena.copy(alias.as_bytes(), true);
+            aliases.add(i).write(s.cast());
         }
     }
-    // SAFETY: the alias array has aliases.len() + 1 slots.
-    unsafe { aliases.add(entry.aliases.len()).write(ptr::null_mut()) };
+    // SAFETY: the alias array has alias_count + 1 slots.
+    unsafe { aliases.add(alias_count).write(ptr::null_mut()) };
     debug_assert_eq!(arena.used, measure_hostent(buffer, entry));
     // Pass 4: the caller's struct.
     // SAFETY: `result` is writable per this function's contract.
@@ -244,26 +245,24 @@ mod tests {
     use super::*;
     use std::ffi::CStr;
 
-    fn answer() -> HostAnswer {
-        HostAnswer {
-            name: "host.example".into(),
-            aliases: vec!["www.example".into()],
-            v4: vec![Ipv4Addr::new(192, 0, 2, 1)],
-            v6: vec!["2001:db8::1".parse().unwrap()],
-            ttl: 60,
-        }
+    const ALIASES: &[u8] = b"\x0bwww.example";
+    const V4: &[u8] = &[192, 0, 2, 1];
+    const V6: &[u8] = &[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+
+    fn view() -> HostView<'static> {
+        HostView::from_parts("host.example", ALIASES, V4, V6, 60)
     }
 
     #[test]
     fn tuples_fill_exactly_what_was_measured_at_any_alignment() {
-        let a = answer();
+        let v = view();
         let mut storage = vec![0u8; 512];
         for offset in 0..8 {
             let buffer = storage[offset..].as_mut_ptr().cast::<c_char>();
-            let size = measure_tuples(buffer, &a);
+            let size = measure_tuples(buffer, &v);
             assert!(size <= 512 - offset);
             // SAFETY: the buffer has `size` bytes from `buffer`.
-            let head = unsafe { pack_tuples(buffer, &a) };
+            let head = unsafe { pack_tuples(buffer, &v) };
             assert_eq!(head as usize % 8, 0);
             // SAFETY: head was just written and points into storage.
             unsafe {
@@ -273,6 +272,7 @@ mod tests {
                 assert_eq!(CStr::from_ptr(first.name).to_str().unwrap(), "host.example");
                 let second = &*first.next;
                 assert_eq!(second.family, libc::AF_INET6);
+                assert_eq!(second.addr[3].to_ne_bytes(), [0, 0, 0, 1]);
                 assert!(second.next.is_null());
             }
         }
@@ -280,13 +280,12 @@ mod tests {
 
     #[test]
     fn hostent_arrays_are_aligned_and_terminated() {
-        let a = answer();
-        let addrs: Vec<IpAddr> = a.v4.iter().map(|v| IpAddr::V4(*v)).collect();
+        let v = view();
         let entry = HostEntry {
-            name: &a.name,
-            aliases: &a.aliases,
+            name: v.name(),
+            aliases: v.aliases(),
             family: libc::AF_INET,
-            addrs: &addrs,
+            addrs: v.v4_bytes(),
         };
         let mut storage = vec![0u8; 256];
         let buffer = storage[3..].as_mut_ptr().cast::<c_char>();

@@ -184,7 +184,7 @@ fn resolve(names: &[String]) -> Result<ExitCode, String> {
     }
     let mut code = ExitCode::SUCCESS;
     for name in names {
-        match Resolver::global().lookup_host(name.as_bytes(), Family::Any) {
+        match Resolver::global().lookup_host_owned(name.as_bytes(), Family::Any) {
             Outcome::Found(a) => {
                 let addrs: Vec<String> =
                     a.v4.iter()

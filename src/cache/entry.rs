@@ -1,4 +1,4 @@
-//! One cached answer and its encoding in a slot's data words.
+//! One cached answer and its encoding in a slot's data bytes.
 //!
 //! ```text
 //! byte 0   key hash          u64   (seeded hash of qtype and lower-case name)
@@ -7,25 +7,39 @@
 //!     24   expires at        u64   boot-clock ms
 //!     32   retry after       u64   boot-clock ms: while the upstream fails,
 //!                                  a stale answer is served without asking
-//!     40   checksum          u64   seeded, over every other byte in use
+//!     40   checksum          u64   seeded, over every other word in use
 //!     48   ttl u32, kind u8, qtype u8, key length u8, canonical length u8
 //!     56   alias bytes u16, address count u16, reserved u32
 //!     64   key, canonical name, aliases (each: length u8, bytes), addresses
 //! ```
 //!
-//! Decoding trusts nothing: every length is checked against the slot, the
-//! checksum must match, names must be host names, and the kind, type and
-//! address count must agree. Anything else is a miss.
+//! The canonical name of an A/AAAA entry is left empty when it is the key
+//! itself (no CNAME; by far the common case): it is then the name the
+//! caller asked for, spelled as the caller did, and there is one name less
+//! to check on every hit.
+//!
+//! All integers little-endian. Checking ([`check`]) trusts nothing: every
+//! length is checked against the buffer, the checksum must match, names
+//! must be host names, and kind, type and address count must agree; then
+//! [`Layout::view`] gives borrowed access without copying or allocating,
+//! which is what keeps a cache hit free of `malloc`.
+//!
+//! An answer too large for a slot is still encoded (into a heap buffer) so
+//! that the caller of the lookup that fetched it is served from the same
+//! encoding; it is just not stored.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::layout::DATA_WORDS;
-use crate::name::is_valid_answer_name;
+use crate::name::check_body;
 use crate::upstream::QType;
 
 /// Bytes of entry data in a slot.
 pub const DATA_BYTES: usize = DATA_WORDS * 8;
+/// Bytes before the variable part.
 const FIXED: usize = 64;
+/// Words before the variable part.
+pub const FIXED_WORDS: usize = FIXED / 8;
 
 /// What an entry says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,43 +79,117 @@ fn qtype_code(q: QType) -> u8 {
     }
 }
 
-fn qtype_from_code(code: u8) -> Option<QType> {
-    match code {
-        1 => Some(QType::A),
-        28 => Some(QType::Aaaa),
-        12 => Some(QType::Ptr),
-        _ => None,
+fn addr_size(q: QType) -> usize {
+    match q {
+        QType::A => 4,
+        QType::Aaaa => 16,
+        QType::Ptr => 0,
     }
 }
 
-/// A cache key: the question, with the name in lower case.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Key {
-    /// Lower-case name without trailing dot.
-    pub name: String,
-    /// Record type.
-    pub qtype: QType,
+/// A cache key: the question. Names compare without regard to ASCII case,
+/// and are stored in lower case.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Key<'a> {
+    name: &'a str,
+    qtype: QType,
 }
 
-impl Key {
-    /// The key for `name` (any case) and `qtype`.
-    pub fn new(name: &str, qtype: QType) -> Key {
-        Key {
-            name: name.to_ascii_lowercase(),
-            qtype,
-        }
+impl<'a> Key<'a> {
+    /// The key for `name` (any case, no trailing dot) and `qtype`.
+    pub fn new(name: &'a str, qtype: QType) -> Key<'a> {
+        Key { name, qtype }
+    }
+
+    /// The name as the caller spelled it.
+    pub fn name(&self) -> &'a str {
+        self.name
+    }
+
+    /// The record type.
+    pub fn qtype(&self) -> QType {
+        self.qtype
     }
 
     /// The seeded hash of this key, never 0 (0 marks an empty slot).
     pub fn hash(&self, seed: u64) -> u64 {
-        let mut h = Fnv::new(seed);
-        h.write(&[qtype_code(self.qtype)]);
-        h.write(self.name.as_bytes());
+        let mut h = Mix::new(seed ^ u64::from(qtype_code(self.qtype)));
+        let mut chunks = self.name.as_bytes().chunks_exact(8);
+        for chunk in &mut chunks {
+            let w = word_of(chunk);
+            h.word(w | ascii_lower_mask(w));
+        }
+        let tail = word_of(chunks.remainder());
+        h.word((tail | ascii_lower_mask(tail)) ^ self.name.len() as u64);
         h.finish().max(1)
     }
 }
 
-/// One cached answer.
+/// Whether two names are equal without regard to ASCII case, 8 bytes at a
+/// time (the byte-wise `eq_ignore_ascii_case` is a hot spot on hits).
+pub fn eq_folded(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let lower = |w: u64| w | ascii_lower_mask(w);
+    let (mut x, mut y) = (a.chunks_exact(8), b.chunks_exact(8));
+    (&mut x)
+        .zip(&mut y)
+        .all(|(p, q)| lower(word_of(p)) == lower(word_of(q)))
+        && lower(word_of(x.remainder())) == lower(word_of(y.remainder()))
+}
+
+/// Up to 8 bytes as a little-endian word, zero-padded (no call to memcpy
+/// for the short tail).
+fn word_of(bytes: &[u8]) -> u64 {
+    if let Ok(full) = <[u8; 8]>::try_from(bytes) {
+        return u64::from_le_bytes(full);
+    }
+    bytes
+        .iter()
+        .take(8)
+        .enumerate()
+        .fold(0, |w, (i, &b)| w | (u64::from(b) << (8 * i)))
+}
+
+/// For each byte of `w` that is an ASCII upper-case letter, the 0x20 bit
+/// that makes it lower case (a branch-free `to_ascii_lowercase` of 8 bytes).
+fn ascii_lower_mask(w: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let high = ONES * 0x80;
+    // Per byte: >= 'A' and <= 'Z', bytes below 0x80 only.
+    let ge_a = (w | high).wrapping_sub(ONES * b'A' as u64) & high;
+    let le_z = (ONES * (b'Z' as u64 + 0x80)).wrapping_sub(w & !high) & high;
+    let ascii = !w & high;
+    ((ge_a & le_z & ascii) >> 2) & (ONES * 0x20)
+}
+
+/// A small word-at-a-time mixer (multiply and xor-shift): fast on short
+/// names, spreads keys over windows, and catches torn or garbage data
+/// through the checksum. Not a MAC: writers are trusted as far as the
+/// file owner is.
+struct Mix(u64);
+
+impl Mix {
+    fn new(seed: u64) -> Mix {
+        Mix(seed ^ 0x9e37_79b9_7f4a_7c15)
+    }
+
+    fn word(&mut self, w: u64) {
+        self.0 = (self.0 ^ w).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        self.0 ^= self.0 >> 31;
+    }
+
+    fn finish(&self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 33;
+        x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        x ^= x >> 33;
+        x
+    }
+}
+
+/// One answer to store (built from an upstream reply).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {
     /// What it says.
@@ -124,112 +212,131 @@ pub struct Entry {
     pub v6: Vec<Ipv6Addr>,
 }
 
-/// A 64-bit FNV-1a, seeded: small, fast on short names, and enough to
-/// spread keys and catch torn or garbage data (not a cryptographic MAC:
-/// the writers are trusted as far as the file owner is).
-struct Fnv(u64);
+/// An encoded entry: slot-sized on the stack, or larger on the heap.
+/// (The size difference is the point: the common case must not allocate.)
+#[derive(Clone)]
+#[allow(clippy::large_enum_variant)]
+pub enum Encoded {
+    /// Fits a slot.
+    Slot([u8; DATA_BYTES]),
+    /// Too large for a slot; served once, not stored.
+    Large(Vec<u8>),
+}
 
-impl Fnv {
-    fn new(seed: u64) -> Fnv {
-        Fnv(0xcbf2_9ce4_8422_2325 ^ seed)
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 ^= u64::from(b);
-            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+impl Encoded {
+    /// The bytes.
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            Encoded::Slot(b) => b,
+            Encoded::Large(v) => v,
         }
     }
 
-    fn finish(&self) -> u64 {
-        // Final avalanche so nearby inputs land in distant windows.
-        let mut x = self.0;
-        x ^= x >> 33;
-        x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
-        x ^= x >> 33;
-        x
-    }
-}
-
-/// Writes `value` at `at`; false if it does not fit.
-fn put(buf: &mut [u8], at: &mut usize, value: &[u8]) -> bool {
-    match buf.get_mut(*at..*at + value.len()) {
-        Some(dst) => {
-            dst.copy_from_slice(value);
-            *at += value.len();
-            true
+    /// The slot words to store, if it fits a slot.
+    pub fn words(&self) -> Option<[u64; DATA_WORDS]> {
+        match self {
+            Encoded::Slot(b) => Some(to_words(b)),
+            Encoded::Large(_) => None,
         }
-        None => false,
+    }
+
+    /// Sets the expiry and retry times (a stale entry served again) and
+    /// re-seals the checksum.
+    pub fn set_times(&mut self, expires_ms: u64, retry_after_ms: u64, seed: u64) {
+        let buf: &mut [u8] = match self {
+            Encoded::Slot(b) => b,
+            Encoded::Large(v) => v,
+        };
+        put_at(buf, 24, &expires_ms.to_le_bytes());
+        put_at(buf, 32, &retry_after_ms.to_le_bytes());
+        let end = used_len(buf).unwrap_or(FIXED);
+        let sum = checksum(buf, end, seed);
+        put_at(buf, 40, &sum.to_le_bytes());
     }
 }
 
-/// Encodes `entry` under `key` into slot data words. `None` if it does not
-/// fit in a slot (the answer is then simply not cached).
-pub fn encode(entry: &Entry, key: &Key, seed: u64, generation: u64) -> Option<[u64; DATA_WORDS]> {
-    let mut buf = [0u8; DATA_BYTES];
-    let key_len = u8::try_from(key.name.len()).ok()?;
-    let canon_len = u8::try_from(entry.canonical.len()).ok()?;
-    let addr_count = match key.qtype {
+fn put_at(buf: &mut [u8], at: usize, value: &[u8]) {
+    if let Some(dst) = buf.get_mut(at..at + value.len()) {
+        dst.copy_from_slice(value);
+    }
+}
+
+/// Encodes `entry` under `key`. `None` only if a name is longer than a
+/// length byte can say (never for valid host names).
+pub fn encode(entry: &Entry, key: &Key<'_>, seed: u64, generation: u64) -> Option<Encoded> {
+    let addrs = match key.qtype {
         QType::A => entry.v4.len(),
         QType::Aaaa => entry.v6.len(),
         QType::Ptr => 0,
     };
+    let alias_bytes: usize = entry.aliases.iter().map(|a| a.len() + 1).sum();
+    let canonical = if key.qtype != QType::Ptr && entry.canonical.eq_ignore_ascii_case(key.name) {
+        ""
+    } else {
+        entry.canonical.as_str()
+    };
+    let end = FIXED + key.name.len() + canonical.len() + alias_bytes + addrs * addr_size(key.qtype);
+    let mut buf = vec![0u8; end.max(DATA_BYTES)];
     let mut at = FIXED;
-    let mut ok = put(&mut buf, &mut at, key.name.as_bytes())
-        && put(&mut buf, &mut at, entry.canonical.as_bytes());
-    let aliases_start = at;
+    let mut push = |bytes: &[u8]| {
+        put_at(&mut buf, at, bytes);
+        at += bytes.len();
+    };
+    push(key.name.to_ascii_lowercase().as_bytes());
+    push(canonical.as_bytes());
     for alias in &entry.aliases {
-        let len = u8::try_from(alias.len()).ok()?;
-        ok = ok && put(&mut buf, &mut at, &[len]) && put(&mut buf, &mut at, alias.as_bytes());
+        push(&[u8::try_from(alias.len()).ok()?]);
+        push(alias.as_bytes());
     }
-    let alias_bytes = u16::try_from(at - aliases_start).ok()?;
     match key.qtype {
-        QType::A => {
-            for a in &entry.v4 {
-                ok = ok && put(&mut buf, &mut at, &a.octets());
-            }
-        }
-        QType::Aaaa => {
-            for a in &entry.v6 {
-                ok = ok && put(&mut buf, &mut at, &a.octets());
-            }
-        }
+        QType::A => entry.v4.iter().for_each(|a| push(&a.octets())),
+        QType::Aaaa => entry.v6.iter().for_each(|a| push(&a.octets())),
         QType::Ptr => {}
     }
-    if !ok {
-        return None;
-    }
-    let end = at;
-    let mut head = 0;
-    put(&mut buf, &mut head, &key.hash(seed).to_le_bytes());
-    put(&mut buf, &mut head, &generation.to_le_bytes());
-    put(&mut buf, &mut head, &entry.stored_ms.to_le_bytes());
-    put(&mut buf, &mut head, &entry.expires_ms.to_le_bytes());
-    put(&mut buf, &mut head, &entry.retry_after_ms.to_le_bytes());
-    let mut meta = 48;
-    put(&mut buf, &mut meta, &entry.ttl.to_le_bytes());
-    put(
+    put_at(&mut buf, 0, &key.hash(seed).to_le_bytes());
+    put_at(&mut buf, 8, &generation.to_le_bytes());
+    put_at(&mut buf, 16, &entry.stored_ms.to_le_bytes());
+    put_at(&mut buf, 24, &entry.expires_ms.to_le_bytes());
+    put_at(&mut buf, 32, &entry.retry_after_ms.to_le_bytes());
+    put_at(&mut buf, 48, &entry.ttl.to_le_bytes());
+    put_at(
         &mut buf,
-        &mut meta,
-        &[entry.kind.code(), qtype_code(key.qtype), key_len, canon_len],
+        52,
+        &[
+            entry.kind.code(),
+            qtype_code(key.qtype),
+            u8::try_from(key.name.len()).ok()?,
+            u8::try_from(canonical.len()).ok()?,
+        ],
     );
-    put(&mut buf, &mut meta, &alias_bytes.to_le_bytes());
-    put(
+    put_at(
         &mut buf,
-        &mut meta,
-        &u16::try_from(addr_count).ok()?.to_le_bytes(),
+        56,
+        &u16::try_from(alias_bytes).ok()?.to_le_bytes(),
     );
+    put_at(&mut buf, 58, &u16::try_from(addrs).ok()?.to_le_bytes());
     let sum = checksum(&buf, end, seed);
-    let mut at_sum = 40;
-    put(&mut buf, &mut at_sum, &sum.to_le_bytes());
-    Some(to_words(&buf))
+    put_at(&mut buf, 40, &sum.to_le_bytes());
+    if end <= DATA_BYTES {
+        let mut slot = [0u8; DATA_BYTES];
+        slot.copy_from_slice(buf.get(..DATA_BYTES)?);
+        Some(Encoded::Slot(slot))
+    } else {
+        Some(Encoded::Large(buf))
+    }
 }
 
-/// The seeded checksum of everything but the checksum field itself.
+/// The seeded checksum: every 8-byte word up to `end` (rounded up) except
+/// the checksum word itself.
 fn checksum(buf: &[u8], end: usize, seed: u64) -> u64 {
-    let mut h = Fnv::new(seed ^ 0x5eed_0fc4_ec45_0000);
-    h.write(buf.get(..40).unwrap_or(&[]));
-    h.write(buf.get(48..end).unwrap_or(&[]));
+    let mut h = Mix::new(seed ^ 0x5eed_0fc4_ec45_0000);
+    let words = end.div_ceil(8);
+    for (i, chunk) in buf.chunks_exact(8).take(words).enumerate() {
+        if i != 5 {
+            h.word(word_of(chunk));
+        }
+    }
+    h.word(end as u64);
     h.finish()
 }
 
@@ -243,7 +350,9 @@ fn to_words(buf: &[u8; DATA_BYTES]) -> [u64; DATA_WORDS] {
     words
 }
 
-fn to_bytes(words: &[u64; DATA_WORDS]) -> [u8; DATA_BYTES] {
+/// Slot words as bytes.
+#[cfg(test)]
+pub fn to_bytes(words: &[u64; DATA_WORDS]) -> [u8; DATA_BYTES] {
     let mut buf = [0u8; DATA_BYTES];
     for (chunk, word) in buf.chunks_exact_mut(8).zip(words) {
         chunk.copy_from_slice(&word.to_le_bytes());
@@ -261,92 +370,229 @@ fn u16_at(buf: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_le_bytes([*buf.get(at)?, *buf.get(at + 1)?]))
 }
 
-/// Decodes slot data copied out of the map. `None` unless it is a valid
-/// entry for `key` under `generation`.
-pub fn decode(
-    words: &[u64; DATA_WORDS],
-    key: &Key,
+/// The length of the used part, from the header's lengths (unchecked).
+pub fn used_len(buf: &[u8]) -> Option<usize> {
+    let qtype = qtype_from_code(*buf.get(53)?)?;
+    Some(
+        FIXED
+            + usize::from(*buf.get(54)?)
+            + usize::from(*buf.get(55)?)
+            + usize::from(u16_at(buf, 56)?)
+            + usize::from(u16_at(buf, 58)?) * addr_size(qtype),
+    )
+}
+
+fn qtype_from_code(code: u8) -> Option<QType> {
+    match code {
+        1 => Some(QType::A),
+        28 => Some(QType::Aaaa),
+        12 => Some(QType::Ptr),
+        _ => None,
+    }
+}
+
+/// Where the parts of a checked entry are (no borrow, so it can leave the
+/// loop that found it; small, so moving it costs little).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Layout {
+    /// What it says.
+    pub kind: Kind,
+    /// Record type.
+    pub qtype: QType,
+    /// Stored TTL in seconds.
+    pub ttl: u32,
+    /// Boot-clock ms when fetched.
+    pub stored_ms: u64,
+    /// Boot-clock ms when it expires.
+    pub expires_ms: u64,
+    /// Boot-clock ms before which the upstream is not asked again.
+    pub retry_after_ms: u64,
+    /// Ends of the key, canonical name, aliases and addresses.
+    key_end: u16,
+    canonical_end: u16,
+    aliases_end: u16,
+    end: u16,
+}
+
+/// Checks entry bytes for `key` under `generation`. `None` unless valid.
+pub fn check(
+    buf: &[u8],
+    key: &Key<'_>,
     key_hash: u64,
     seed: u64,
     generation: u64,
-) -> Option<Entry> {
-    let buf = to_bytes(words);
-    if u64_at(&buf, 0)? != key_hash || u64_at(&buf, 8)? != generation {
+) -> Option<Layout> {
+    if u64_at(buf, 0)? != key_hash || u64_at(buf, 8)? != generation {
         return None;
     }
-    let ttl = u32::from_le_bytes([buf[48], buf[49], buf[50], buf[51]]);
-    let kind = Kind::from_code(buf[52])?;
-    let qtype = qtype_from_code(buf[53])?;
-    let key_len = usize::from(buf[54]);
-    let canon_len = usize::from(buf[55]);
-    let alias_bytes = usize::from(u16_at(&buf, 56)?);
-    let addr_count = usize::from(u16_at(&buf, 58)?);
-    let addr_size = match qtype {
-        QType::A => 4,
-        QType::Aaaa => 16,
-        QType::Ptr => 0,
-    };
-    let end = FIXED
-        .checked_add(key_len)?
-        .checked_add(canon_len)?
-        .checked_add(alias_bytes)?
-        .checked_add(addr_count.checked_mul(addr_size)?)?;
-    if end > DATA_BYTES || checksum(&buf, end, seed) != u64_at(&buf, 40)? {
+    let kind = Kind::from_code(*buf.get(52)?)?;
+    let qtype = qtype_from_code(*buf.get(53)?)?;
+    let end = used_len(buf)?;
+    if qtype != key.qtype || end > buf.len() || checksum(buf, end, seed) != u64_at(buf, 40)? {
         return None;
     }
-    if qtype != key.qtype || buf.get(FIXED..FIXED + key_len)? != key.name.as_bytes() {
+    let key_end = FIXED + usize::from(*buf.get(54)?);
+    // Equal (ignoring case) to the caller's checked name: a valid name.
+    if !eq_folded(buf.get(FIXED..key_end)?, key.name.as_bytes()) {
         return None;
     }
-    let mut at = FIXED + key_len;
-    let canonical = name_at(&buf, at, canon_len)?;
-    at += canon_len;
-    let aliases_end = at + alias_bytes;
-    let mut aliases = Vec::new();
+    let canonical_end = key_end + usize::from(*buf.get(55)?);
+    let aliases_end = canonical_end + usize::from(u16_at(buf, 56)?);
+    let canonical = buf.get(key_end..canonical_end)?;
+    if !canonical.is_empty() && check_body(canonical).is_err() {
+        return None;
+    }
+    let mut at = canonical_end;
     while at < aliases_end {
         let len = usize::from(*buf.get(at)?);
-        aliases.push(name_at(&buf, at + 1, len)?);
+        if len == 0 || check_body(buf.get(at + 1..at + 1 + len)?).is_err() {
+            return None;
+        }
         at += 1 + len;
     }
-    if at != aliases_end {
+    if at != aliases_end || aliases_end > end {
         return None;
     }
-    let mut entry = Entry {
-        kind,
-        ttl,
-        stored_ms: u64_at(&buf, 16)?,
-        expires_ms: u64_at(&buf, 24)?,
-        retry_after_ms: u64_at(&buf, 32)?,
-        canonical,
-        aliases,
-        v4: Vec::new(),
-        v6: Vec::new(),
+    let has_addrs = aliases_end < end;
+    let consistent = match kind {
+        Kind::Positive => has_addrs || (qtype == QType::Ptr && !canonical.is_empty()),
+        Kind::NxDomain | Kind::NoData => !has_addrs,
     };
-    for i in 0..addr_count {
-        let start = at + i * addr_size;
-        let bytes = buf.get(start..start + addr_size)?;
-        match qtype {
-            QType::A => entry
-                .v4
-                .push(Ipv4Addr::new(bytes[0], bytes[1], bytes[2], bytes[3])),
+    let short = |n: usize| u16::try_from(n).ok();
+    if !consistent {
+        return None;
+    }
+    Some(Layout {
+        kind,
+        qtype,
+        ttl: u32::from_le_bytes([*buf.get(48)?, *buf.get(49)?, *buf.get(50)?, *buf.get(51)?]),
+        stored_ms: u64_at(buf, 16)?,
+        expires_ms: u64_at(buf, 24)?,
+        retry_after_ms: u64_at(buf, 32)?,
+        key_end: short(key_end)?,
+        canonical_end: short(canonical_end)?,
+        aliases_end: short(aliases_end)?,
+        end: short(end)?,
+    })
+}
+
+impl Layout {
+    /// Borrowed access to the entry in `buf` (the buffer it was checked on).
+    pub fn view<'a>(&self, buf: &'a [u8]) -> EntryView<'a> {
+        let (k, c, a, e) = (
+            usize::from(self.key_end),
+            usize::from(self.canonical_end),
+            usize::from(self.aliases_end),
+            usize::from(self.end),
+        );
+        let part = |from: usize, to: usize| buf.get(from..to).unwrap_or(&[]);
+        let as_str = |bytes: &'a [u8]| {
+            if bytes.is_ascii() {
+                // SAFETY: ASCII bytes are valid UTF-8 (`check` also verified
+                // every byte is a host-name character).
+                unsafe { std::str::from_utf8_unchecked(bytes) }
+            } else {
+                ""
+            }
+        };
+        EntryView {
+            key: as_str(part(FIXED, k)),
+            canonical: as_str(part(k, c)),
+            aliases: part(c, a),
+            addrs: part(a, e),
+        }
+    }
+}
+
+/// The variable parts of a checked entry, borrowed.
+#[derive(Clone, Copy, Debug)]
+pub struct EntryView<'a> {
+    /// The key, in lower case.
+    pub key: &'a str,
+    /// Canonical name (or PTR target); empty for an A/AAAA entry whose
+    /// canonical name is the name asked for.
+    pub canonical: &'a str,
+    /// Aliases, packed: (length, bytes)*, each a checked host name.
+    pub aliases: &'a [u8],
+    /// Addresses, 4 or 16 bytes each.
+    pub addrs: &'a [u8],
+}
+
+/// Iterates packed aliases.
+pub fn aliases(packed: &[u8]) -> impl Iterator<Item = &str> + Clone {
+    let mut rest = packed;
+    std::iter::from_fn(move || {
+        let (&len, tail) = rest.split_first()?;
+        let (name, tail) = tail.split_at_checked(usize::from(len))?;
+        rest = tail;
+        std::str::from_utf8(name).ok()
+    })
+}
+
+impl EntryView<'_> {
+    /// An owned copy, for tools and for rewriting the entry.
+    pub fn to_entry(&self, layout: &Layout) -> Entry {
+        let mut entry = Entry {
+            kind: layout.kind,
+            ttl: layout.ttl,
+            stored_ms: layout.stored_ms,
+            expires_ms: layout.expires_ms,
+            retry_after_ms: layout.retry_after_ms,
+            canonical: if self.canonical.is_empty() && layout.kind == Kind::Positive {
+                self.key.to_owned()
+            } else {
+                self.canonical.to_owned()
+            },
+            aliases: aliases(self.aliases).map(str::to_owned).collect(),
+            v4: Vec::new(),
+            v6: Vec::new(),
+        };
+        match layout.qtype {
+            QType::A => {
+                entry.v4 = self
+                    .addrs
+                    .chunks_exact(4)
+                    .map(|c| Ipv4Addr::new(c[0], c[1], c[2], c[3]))
+                    .collect();
+            }
             QType::Aaaa => {
-                let mut b = [0u8; 16];
-                b.copy_from_slice(bytes);
-                entry.v6.push(Ipv6Addr::from(b));
+                entry.v6 = self
+                    .addrs
+                    .chunks_exact(16)
+                    .map(|c| {
+                        let mut b = [0u8; 16];
+                        b.copy_from_slice(c);
+                        Ipv6Addr::from(b)
+                    })
+                    .collect();
             }
             QType::Ptr => {}
         }
+        entry
     }
-    let consistent = match kind {
-        Kind::Positive => addr_count > 0 || qtype == QType::Ptr,
-        Kind::NxDomain | Kind::NoData => addr_count == 0,
-    };
-    consistent.then_some(entry)
 }
 
-/// A name stored in an entry: must be a valid host name (or empty).
-fn name_at(buf: &[u8], at: usize, len: usize) -> Option<String> {
-    let text = std::str::from_utf8(buf.get(at..at + len)?).ok()?;
-    (text.is_empty() || is_valid_answer_name(text)).then(|| text.to_owned())
+/// Encodes an entry for a caller without a cache file (seed and generation
+/// 0): it is served, never stored.
+pub fn encode_transient(key: &Key<'_>, entry: &Entry) -> Option<Encoded> {
+    encode(entry, key, 0, 0)
+}
+
+/// Checks freshly sealed bytes (to serve them the same way as a hit).
+pub fn check_sealed(
+    encoded: &Encoded,
+    key: &Key<'_>,
+    seed: u64,
+    generation: u64,
+) -> Option<Layout> {
+    check(encoded.bytes(), key, key.hash(seed), seed, generation)
+}
+
+/// Decodes slot bytes into an owned entry (tests).
+#[cfg(test)]
+pub fn decode(buf: &[u8], key: &Key<'_>, seed: u64, generation: u64) -> Option<Entry> {
+    let layout = check(buf, key, key.hash(seed), seed, generation)?;
+    Some(layout.view(buf).to_entry(&layout))
 }
 
 #[cfg(test)]
@@ -367,39 +613,93 @@ mod tests {
         }
     }
 
+    fn slot_bytes(e: &Encoded) -> [u8; DATA_BYTES] {
+        match e {
+            Encoded::Slot(b) => *b,
+            Encoded::Large(_) => panic!("expected a slot-sized entry"),
+        }
+    }
+
     #[test]
-    fn round_trip() {
+    fn round_trip_and_case_insensitive_keys() {
         let key = Key::new("WWW.example.com", QType::A);
-        let words = encode(&entry(), &key, 42, 7).unwrap();
-        let back = decode(&words, &key, key.hash(42), 42, 7).unwrap();
-        assert_eq!(back, entry());
+        let bytes = slot_bytes(&encode(&entry(), &key, 42, 7).unwrap());
+        assert_eq!(decode(&bytes, &key, 42, 7).unwrap(), entry());
+        let lower = Key::new("www.EXAMPLE.com", QType::A);
+        assert_eq!(lower.hash(42), key.hash(42));
+        assert_eq!(decode(&bytes, &lower, 42, 7).unwrap(), entry());
+    }
+
+    #[test]
+    fn case_folding_hash_matches_bytewise_lowercase() {
+        for name in [
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZ.example",
+            "a-b_c.Z9.x",
+            "@[`{.ex",
+            "Ab",
+        ] {
+            let lower = name.to_ascii_lowercase();
+            assert_eq!(
+                Key::new(name, QType::A).hash(3),
+                Key::new(&lower, QType::A).hash(3),
+                "{name}"
+            );
+        }
+        assert_ne!(
+            Key::new("a.example", QType::A).hash(3),
+            Key::new("b.example", QType::A).hash(3)
+        );
+        assert_ne!(
+            Key::new("a.example", QType::A).hash(3),
+            Key::new("a.example", QType::Aaaa).hash(3)
+        );
+    }
+
+    #[test]
+    fn folded_comparison_matches_eq_ignore_ascii_case() {
+        let names = [
+            "",
+            "a",
+            "A",
+            "www.Example.COM",
+            "www.example.con",
+            "0123456789-_.xyz",
+            "@[`{",
+        ];
+        for a in names {
+            for b in names {
+                assert_eq!(
+                    eq_folded(a.as_bytes(), b.as_bytes()),
+                    a.eq_ignore_ascii_case(b),
+                    "{a} {b}"
+                );
+            }
+        }
+        assert!(!eq_folded(b"a\xc1", b"a\xe1"), "only ASCII letters fold");
     }
 
     #[test]
     fn another_key_generation_or_seed_is_a_miss() {
         let key = Key::new("www.example.com", QType::A);
-        let words = encode(&entry(), &key, 42, 7).unwrap();
-        assert!(decode(&words, &key, key.hash(42), 42, 8).is_none());
-        let other = Key::new("www.example.org", QType::A);
-        assert!(decode(&words, &other, key.hash(42), 42, 7).is_none());
-        let aaaa = Key::new("www.example.com", QType::Aaaa);
-        assert!(decode(&words, &aaaa, key.hash(42), 42, 7).is_none());
-        assert!(decode(&words, &key, key.hash(42), 43, 7).is_none());
+        let bytes = slot_bytes(&encode(&entry(), &key, 42, 7).unwrap());
+        assert!(decode(&bytes, &key, 42, 8).is_none());
+        assert!(decode(&bytes, &Key::new("www.example.org", QType::A), 42, 7).is_none());
+        assert!(decode(&bytes, &Key::new("www.example.com", QType::Aaaa), 42, 7).is_none());
+        assert!(decode(&bytes, &key, 43, 7).is_none());
     }
 
     #[test]
     fn every_flipped_bit_is_caught() {
         let key = Key::new("www.example.com", QType::A);
-        let words = encode(&entry(), &key, 42, 7).unwrap();
-        for word in 0..DATA_WORDS {
-            for bit in 0..64 {
-                let mut bad = words;
-                bad[word] ^= 1 << bit;
-                let decoded = decode(&bad, &key, key.hash(42), 42, 7);
-                // Bits past the used bytes are not covered, and must not
+        let bytes = slot_bytes(&encode(&entry(), &key, 42, 7).unwrap());
+        for byte in 0..DATA_BYTES {
+            for bit in 0..8 {
+                let mut bad = bytes;
+                bad[byte] ^= 1 << bit;
+                // Bytes past the used part are not covered, and must not
                 // matter either.
-                if let Some(e) = decoded {
-                    assert_eq!(e, entry(), "word {word} bit {bit}");
+                if let Some(e) = decode(&bad, &key, 42, 7) {
+                    assert_eq!(e, entry(), "byte {byte} bit {bit}");
                 }
             }
         }
@@ -409,7 +709,7 @@ mod tests {
     fn garbage_never_decodes() {
         let key = Key::new("www.example.com", QType::A);
         let mut x: u64 = 0x1234_5678;
-        for _ in 0..2000 {
+        for _ in 0..5000 {
             let mut words = [0u64; DATA_WORDS];
             for w in words.iter_mut() {
                 x ^= x << 13;
@@ -419,17 +719,29 @@ mod tests {
             }
             words[0] = key.hash(42);
             words[1] = 7;
-            assert!(decode(&words, &key, key.hash(42), 42, 7).is_none());
+            assert!(decode(&to_bytes(&words), &key, 42, 7).is_none());
         }
     }
 
     #[test]
-    fn too_large_answers_are_not_encoded() {
+    fn large_answers_are_encoded_but_not_storable() {
         let mut e = entry();
         e.v4 = (0..120).map(|i| Ipv4Addr::new(10, 0, 0, i)).collect();
-        assert!(encode(&e, &Key::new("a.example", QType::A), 1, 1).is_none());
+        let key = Key::new("a.example", QType::A);
+        let encoded = encode(&e, &key, 1, 1).unwrap();
+        assert!(encoded.words().is_none());
+        assert_eq!(decode(encoded.bytes(), &key, 1, 1).unwrap(), e);
         e.v4.truncate(80);
-        assert!(encode(&e, &Key::new("a.example", QType::A), 1, 1).is_some());
+        assert!(encode(&e, &key, 1, 1).unwrap().words().is_some());
+    }
+
+    #[test]
+    fn times_can_be_reset_and_resealed() {
+        let key = Key::new("a.example", QType::A);
+        let mut encoded = encode(&entry(), &key, 9, 1).unwrap();
+        encoded.set_times(5, 6, 9);
+        let back = decode(encoded.bytes(), &key, 9, 1).unwrap();
+        assert_eq!((back.expires_ms, back.retry_after_ms), (5, 6));
     }
 
     #[test]
@@ -446,7 +758,7 @@ mod tests {
             v6: vec![],
         };
         let key = Key::new("gone.example", QType::Aaaa);
-        let words = encode(&e, &key, 5, 1).unwrap();
-        assert_eq!(decode(&words, &key, key.hash(5), 5, 1).unwrap(), e);
+        let encoded = encode(&e, &key, 5, 1).unwrap();
+        assert_eq!(decode(encoded.bytes(), &key, 5, 1).unwrap(), e);
     }
 }

@@ -411,7 +411,7 @@ mod tests {
             v4: vec![],
             v6: vec![],
         };
-        assert!(a.table().put(&key, &entry, 0, 0));
+        assert!(a.table().put_entry(&key, &entry, 0, 0));
         assert_eq!(b.table().get(&key, 1).unwrap().entry, entry);
         let meta = std::fs::metadata(file_path(&dir, uid())).unwrap();
         assert_eq!(meta.len(), geometry.file_size());

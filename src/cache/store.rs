@@ -82,7 +82,7 @@ impl Store {
             root: self.root.try_read().ok(),
         };
         if let Some(own) = session.own() {
-            own.adopt_config(config.upstream_identity(), config.source_mtime_ns);
+            own.adopt_config(config.upstream_id, config.source_mtime_ns);
         }
         session
     }

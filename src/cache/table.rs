@@ -14,7 +14,7 @@
 
 use std::sync::atomic::{fence, AtomicU64, Ordering};
 
-use super::entry::{decode, encode, Entry, Key};
+use super::entry::{check, encode, used_len, Encoded, Entry, Key, Layout, DATA_BYTES, FIXED_WORDS};
 use super::layout::{Header, Slot, Stat, DATA_WORDS, LEASE_COUNT, PROBE_WINDOW, WEDGE_MS};
 use crate::upstream::{HealthTable, ServerHealth};
 
@@ -31,7 +31,8 @@ pub struct Table<'m> {
     seed: u64,
 }
 
-/// A hit: the entry and where it was found.
+/// A hit, decoded into an owned entry (tools and tests; lookups use
+/// [`Table::get_into`], which does not allocate).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Found {
     /// The decoded entry.
@@ -177,9 +178,20 @@ impl<'m> Table<'m> {
         (0..PROBE_WINDOW.min(len)).map(move |i| (start + i) % len)
     }
 
-    /// Looks `key` up. Expired entries are returned too (the caller decides
-    /// about serving stale); entries of another generation are not.
-    pub fn get(&self, key: &Key, now: u64) -> Option<Found> {
+    /// The hash seed of this file.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Looks `key` up, copying the entry into `out`. Expired entries are
+    /// returned too (the caller decides about serving stale); entries of
+    /// another generation are not. Returns where the parts are and the slot.
+    pub fn get_into(
+        &self,
+        key: &Key<'_>,
+        now: u64,
+        out: &mut [u8; DATA_BYTES],
+    ) -> Option<(Layout, usize)> {
         let key_hash = key.hash(self.seed);
         let generation = self.generation();
         for index in self.window(key_hash) {
@@ -188,15 +200,25 @@ impl<'m> Table<'m> {
             if slot.data[0].load(Ordering::Relaxed) != key_hash {
                 continue;
             }
-            let Some(words) = read_slot(slot) else {
+            if !read_slot(slot, out) {
                 continue;
-            };
-            if let Some(entry) = decode(&words, key, key_hash, self.seed, generation) {
+            }
+            if let Some(layout) = check(out, key, key_hash, self.seed, generation) {
                 self.touch(slot, now);
-                return Some(Found { entry, slot: index });
+                return Some((layout, index));
             }
         }
         None
+    }
+
+    /// Looks `key` up into an owned entry (tools and tests).
+    pub fn get(&self, key: &Key<'_>, now: u64) -> Option<Found> {
+        let mut buf = [0u8; DATA_BYTES];
+        let (layout, slot) = self.get_into(key, now, &mut buf)?;
+        Some(Found {
+            entry: layout.view(&buf).to_entry(&layout),
+            slot,
+        })
     }
 
     fn touch(&self, slot: &Slot, now: u64) {
@@ -210,18 +232,26 @@ impl<'m> Table<'m> {
         }
     }
 
-    /// Stores `entry` under `key`. False if it was not stored (read-only
-    /// file, too large, or the chosen slot was busy).
-    pub fn put(&self, key: &Key, entry: &Entry, now: u64, stale_limit_ms: u64) -> bool {
+    /// Encodes `entry` for this file (its seed and generation).
+    pub fn seal(&self, key: &Key<'_>, entry: &Entry) -> Option<Encoded> {
+        encode(entry, key, self.seed, self.generation())
+    }
+
+    /// Stores an entry sealed by [`seal`](Self::seal). False if it was not
+    /// stored (read-only file, too large for a slot, or the chosen slot was
+    /// busy).
+    pub fn put(&self, encoded: &Encoded, now: u64, stale_limit_ms: u64) -> bool {
         if !self.writable {
             return false;
         }
         let generation = self.generation();
-        let stored = encode(entry, key, self.seed, generation).is_some_and(|words| {
+        let stored = encoded.words().is_some_and(|words| {
             let key_hash = words[0];
-            self.victim(key_hash, generation, now, stale_limit_ms)
-                .and_then(|index| self.slots.get(index))
-                .is_some_and(|slot| write_slot(slot, &words, now))
+            words[1] == generation
+                && self
+                    .victim(key_hash, generation, now, stale_limit_ms)
+                    .and_then(|index| self.slots.get(index))
+                    .is_some_and(|slot| write_slot(slot, &words, now))
         });
         self.count(
             if stored {
@@ -232,6 +262,12 @@ impl<'m> Table<'m> {
             1,
         );
         stored
+    }
+
+    /// Seals and stores `entry` under `key` (tools and tests).
+    pub fn put_entry(&self, key: &Key<'_>, entry: &Entry, now: u64, stale_limit_ms: u64) -> bool {
+        self.seal(key, entry)
+            .is_some_and(|encoded| self.put(&encoded, now, stale_limit_ms))
     }
 
     /// The slot a new entry for `key_hash` goes to.
@@ -284,7 +320,7 @@ impl<'m> Table<'m> {
 
     /// Tries to become the one caller asking upstream for `key` until
     /// `until_ms`.
-    pub fn try_lease(&self, key: &Key, now: u64, until_ms: u64) -> Lease {
+    pub fn try_lease(&self, key: &Key<'_>, now: u64, until_ms: u64) -> Lease {
         if !self.writable {
             return Lease::Unavailable;
         }
@@ -312,7 +348,7 @@ impl<'m> Table<'m> {
     }
 
     /// Whether someone still holds the lease of `key`.
-    pub fn lease_held(&self, key: &Key, now: u64) -> bool {
+    pub fn lease_held(&self, key: &Key<'_>, now: u64) -> bool {
         let key_hash = key.hash(self.seed);
         self.lease_word(key_hash).is_some_and(|word| {
             let (tag, until) = split_lease(word.load(Ordering::Acquire));
@@ -321,7 +357,7 @@ impl<'m> Table<'m> {
     }
 
     /// Gives the lease of `key` back (after storing the answer).
-    pub fn release_lease(&self, key: &Key) {
+    pub fn release_lease(&self, key: &Key<'_>) {
         if !self.writable {
             return;
         }
@@ -367,24 +403,34 @@ fn peek_slot(slot: &Slot) -> (u64, u64) {
     )
 }
 
-/// Copies a slot's data if no writer touched it meanwhile.
-fn read_slot(slot: &Slot) -> Option<[u64; DATA_WORDS]> {
+/// Copies a slot's data into `out` if no writer touched it meanwhile: the
+/// 64-byte fixed part, then only as many words as its lengths say are in
+/// use (a typical entry is a quarter of the slot).
+fn read_slot(slot: &Slot, out: &mut [u8; DATA_BYTES]) -> bool {
     // SYNC POINT: Acquire pairs with the writer's final Release store of
     // the even counter: the data it wrote before is visible to the loads.
     let before = slot.seq.load(Ordering::Acquire);
     if before & 1 == 1 {
-        return None;
+        return false;
     }
-    let mut words = [0u64; DATA_WORDS];
-    for (word, atomic) in words.iter_mut().zip(slot.data.iter()) {
-        *word = atomic.load(Ordering::Relaxed);
-    }
+    let copy = |out: &mut [u8; DATA_BYTES], words: std::ops::Range<usize>| {
+        for i in words {
+            if let (Some(atomic), Some(dst)) = (slot.data.get(i), out.get_mut(i * 8..i * 8 + 8)) {
+                dst.copy_from_slice(&atomic.load(Ordering::Relaxed).to_le_bytes());
+            }
+        }
+    };
+    copy(out, 0..FIXED_WORDS);
+    // A torn or garbage length only makes us copy more; the checksum
+    // decides.
+    let used = used_len(out).unwrap_or(DATA_BYTES).min(DATA_BYTES);
+    copy(out, FIXED_WORDS..used.div_ceil(8));
     // SYNC POINT: this fence pairs with the writer's Release fence after it
     // made the counter odd: if any load above saw a store of a later write,
     // the counter load below sees that write's odd (or later) value.
     fence(Ordering::Acquire);
     let after = slot.seq.load(Ordering::Relaxed);
-    (before == after).then_some(words)
+    before == after
 }
 
 /// Takes the slot (stealing it from a writer dead for [`WEDGE_MS`]) and
@@ -488,9 +534,12 @@ pub(crate) mod tests {
         let t = m.table();
         let key = Key::new("A.example", QType::A);
         assert!(t.get(&key, 0).is_none());
-        assert!(t.put(&key, &entry(1, 60_000), 0, 0));
+        assert!(t.put_entry(&key, &entry(1, 60_000), 0, 0));
         assert_eq!(t.get(&key, 10).unwrap().entry, entry(1, 60_000));
-        assert!(t.put(&key, &entry(2, 60_000), 0, 0), "same key overwrites");
+        assert!(
+            t.put_entry(&key, &entry(2, 60_000), 0, 0),
+            "same key overwrites"
+        );
         assert_eq!(
             t.get(&key, 10).unwrap().entry.v4,
             [Ipv4Addr::new(192, 0, 2, 2)]
@@ -505,7 +554,7 @@ pub(crate) mod tests {
         let m = Memory::new(64);
         let t = m.table();
         let key = Key::new("a.example", QType::A);
-        assert!(t.put(&key, &entry(1, 60_000), 0, 0));
+        assert!(t.put_entry(&key, &entry(1, 60_000), 0, 0));
         let index = t.get(&key, 0).unwrap().slot;
         let slot = &t.slots[index];
         // A writer dies holding the slot at t=100, half-way through.
@@ -513,8 +562,11 @@ pub(crate) mod tests {
         slot.locked_ms.store(100, Ordering::Relaxed);
         slot.data[8].store(0xdead, Ordering::Relaxed);
         assert!(t.get(&key, 200).is_none(), "a locked slot is a miss");
-        assert!(!t.put(&key, &entry(2, 60_000), 200, 0), "not stolen yet");
-        assert!(t.put(&key, &entry(3, 60_000), 100 + WEDGE_MS, 0));
+        assert!(
+            !t.put_entry(&key, &entry(2, 60_000), 200, 0),
+            "not stolen yet"
+        );
+        assert!(t.put_entry(&key, &entry(3, 60_000), 100 + WEDGE_MS, 0));
         assert_eq!(
             t.get(&key, 1200).unwrap().entry.v4,
             [Ipv4Addr::new(192, 0, 2, 3)]
@@ -527,20 +579,21 @@ pub(crate) mod tests {
         let t = m.table();
         // Fill one window with names whose hash lands on the same start.
         let base = Key::new("n0.example", QType::A).hash(t.seed) % 64;
-        let mut same: Vec<Key> = (0..10_000)
-            .map(|i| Key::new(&format!("n{i}.example"), QType::A))
-            .filter(|k| k.hash(t.seed) % 64 == base)
+        let names: Vec<String> = (0..10_000)
+            .map(|i| format!("n{i}.example"))
+            .filter(|n| Key::new(n, QType::A).hash(t.seed) % 64 == base)
             .take(PROBE_WINDOW + 1)
             .collect();
+        let mut same: Vec<Key> = names.iter().map(|n| Key::new(n, QType::A)).collect();
         let newcomer = same.pop().unwrap();
         for (i, key) in same.iter().enumerate() {
-            assert!(t.put(key, &entry(1, 1_000_000), i as u64 * 2000, 0));
+            assert!(t.put_entry(key, &entry(1, 1_000_000), i as u64 * 2000, 0));
         }
         // Every entry but the oldest is hit again later.
         for key in &same[1..] {
             t.get(key, 100_000).unwrap();
         }
-        assert!(t.put(&newcomer, &entry(9, 1_000_000), 100_000, 0));
+        assert!(t.put_entry(&newcomer, &entry(9, 1_000_000), 100_000, 0));
         assert!(t.get(&same[0], 100_001).is_none(), "the coldest went");
         for key in &same[1..] {
             assert!(t.get(key, 100_001).is_some());
@@ -567,10 +620,10 @@ pub(crate) mod tests {
         let m = Memory::new(64);
         let t = m.table();
         let key = Key::new("a.example", QType::A);
-        t.put(&key, &entry(1, 60_000), 0, 0);
+        t.put_entry(&key, &entry(1, 60_000), 0, 0);
         assert!(t.adopt_config(11, 100));
         assert!(t.get(&key, 1).is_none());
-        t.put(&key, &entry(1, 60_000), 0, 0);
+        t.put_entry(&key, &entry(1, 60_000), 0, 0);
         assert!(!t.adopt_config(11, 200), "same configuration");
         assert!(!t.adopt_config(22, 50), "older view");
         assert!(t.get(&key, 1).is_some());

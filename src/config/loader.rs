@@ -92,6 +92,7 @@ impl Sources {
             })
             .max()
             .unwrap_or(0);
+        config.upstream_id = config.upstream_identity();
         (config, errors)
     }
 

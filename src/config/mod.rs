@@ -60,6 +60,8 @@ pub struct Config {
     /// Modification time (ns since the epoch) of the newest configuration
     /// file this was read from; 0 if none exists.
     pub source_mtime_ns: u64,
+    /// [`Config::upstream_identity`], computed once when loaded.
+    pub upstream_id: u64,
 }
 
 impl Default for Config {
@@ -71,6 +73,7 @@ impl Default for Config {
             options: Options::default(),
             cache: CacheSettings::default(),
             source_mtime_ns: 0,
+            upstream_id: 0,
         }
     }
 }

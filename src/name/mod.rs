@@ -3,8 +3,8 @@
 
 mod candidates;
 mod reverse;
-mod validate;
+pub(crate) mod validate;
 
-pub use candidates::candidates;
+pub use candidates::{candidates, Candidate, Candidates, NameBuf};
 pub use reverse::{reverse_name, unmap_v4};
-pub use validate::{check_host_name, is_valid_answer_name, InvalidName};
+pub use validate::{check_body, check_host_name, is_valid_answer_name, InvalidName};

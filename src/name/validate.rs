@@ -2,11 +2,10 @@
 //!
 //! A name no host can have is refused as "not found" before any packet is
 //! sent: an empty label (`a..b`), a label over 63 bytes, a name over 253
-//! bytes, or a byte other than letters, digits, `-` and `_`. glibc's `dns`
-//! module sends some of these anyway and lets the server say NXDOMAIN; not
-//! asking is the same answer without the round trip (and without leaking
-//! garbage names to the upstream). `_` is allowed because real service
-//! names use it.
+//! bytes, or a byte other than letters, digits, `-` and `_` (glibc 2.36's
+//! `dns` module refuses these too). `_` is allowed because real service
+//! names use it. The same check vets every name read from an answer or
+//! from the shared cache, so it is one tight pass over the bytes.
 
 use std::fmt;
 
@@ -50,37 +49,67 @@ pub fn check_host_name(name: &[u8]) -> Result<(&str, bool), InvalidName> {
         Some(body) => (body, true),
         None => (name, false),
     };
+    check_body(body)?;
+    // SAFETY: check_body accepted only ASCII bytes, which are valid UTF-8.
+    let text = unsafe { std::str::from_utf8_unchecked(body) };
+    Ok((text, absolute))
+}
+
+/// Byte classes for the one-pass check: 0 refused, 1 name byte, 2 dot.
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = if c.is_ascii_alphanumeric() || c == b'-' || c == b'_' {
+            1
+        } else if c == b'.' {
+            2
+        } else {
+            0
+        };
+        b += 1;
+    }
+    t
+};
+
+/// Checks a name without trailing dot: the rules of the module doc.
+pub fn check_body(body: &[u8]) -> Result<(), InvalidName> {
     if body.is_empty() {
         return Err(InvalidName::Empty);
     }
     if body.len() > MAX_NAME_LEN {
         return Err(InvalidName::NameTooLong);
     }
-    for label in body.split(|&b| b == b'.') {
-        if label.is_empty() {
-            return Err(InvalidName::EmptyLabel);
-        }
-        if label.len() > MAX_LABEL_LEN {
-            return Err(InvalidName::LabelTooLong);
-        }
-        if let Some(&bad) = label.iter().find(|&&b| !is_name_byte(b)) {
-            return Err(InvalidName::BadCharacter(bad));
+    // Position just after the last dot seen; a label is `i - start` long.
+    let mut start = 0usize;
+    for (i, &b) in body.iter().enumerate() {
+        match CLASS[usize::from(b)] {
+            1 => {}
+            2 => {
+                if i == start {
+                    return Err(InvalidName::EmptyLabel);
+                }
+                if i - start > MAX_LABEL_LEN {
+                    return Err(InvalidName::LabelTooLong);
+                }
+                start = i + 1;
+            }
+            _ => return Err(InvalidName::BadCharacter(b)),
         }
     }
-    // Every byte is ASCII, checked above.
-    let text = std::str::from_utf8(body).map_err(|_| InvalidName::BadCharacter(0x80))?;
-    Ok((text, absolute))
+    match body.len() - start {
+        0 => Err(InvalidName::EmptyLabel),
+        n if n > MAX_LABEL_LEN => Err(InvalidName::LabelTooLong),
+        _ => Ok(()),
+    }
 }
 
-/// Whether a name found in an answer may be handed to applications (the
-/// same character rules; glibc likewise drops records whose owner fails
-/// `res_hnok`).
+/// Whether a name found in an answer (or in the cache) may be handed to
+/// applications: the same rules. glibc likewise drops records whose owner
+/// fails `res_hnok`.
 pub fn is_valid_answer_name(name: &str) -> bool {
-    check_host_name(name.as_bytes()).is_ok()
-}
-
-fn is_name_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
+    check_body(name.as_bytes()).is_ok()
 }
 
 #[cfg(test)]

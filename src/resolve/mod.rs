@@ -7,21 +7,24 @@
 //! candidates would only wait more. Every candidate's answer is cached
 //! under that candidate's own name, so a short name that resolves on its
 //! second candidate is all hits next time.
+//!
+//! Answers are handed to a closure as views borrowed from the entries they
+//! were read from; they live on the stack for the duration of the call.
 
 mod question;
 
+use std::cell::OnceCell;
 use std::net::IpAddr;
 use std::sync::{Arc, OnceLock};
-use std::time::Instant;
 
-use crate::answer::{Family, HostAnswer, Outcome, PtrAnswer};
-use crate::cache::Store;
+use crate::answer::{Family, HostAnswer, HostView, Outcome, PtrView};
+use crate::cache::{Session, Store};
 use crate::clock::now_ms;
 use crate::config::{Config, ConfigCache, Sources, MAX_SERVERS};
-use crate::name::{candidates, check_host_name, reverse_name, unmap_v4};
+use crate::name::{check_host_name, reverse_name, unmap_v4, Candidate, Candidates};
 use crate::upstream::{HealthTable, QType, ServerHealth};
 
-use question::{Asker, Known};
+use question::{Asker, Known, Pair, Scratch};
 
 /// The resolver of this process: its configuration, its cache files, and
 /// what it knows about the servers when it has no cache file to share that
@@ -34,8 +37,8 @@ pub struct Resolver {
 }
 
 /// How one candidate name fared.
-enum Step<T> {
-    Found(T),
+enum Step {
+    Found,
     NxDomain,
     NoData,
     ServFail,
@@ -63,79 +66,99 @@ impl Resolver {
         self.config.get()
     }
 
-    /// Forward lookup of `name` as the caller gave it.
-    pub fn lookup_host(&self, name: &[u8], family: Family) -> Outcome<HostAnswer> {
+    /// Forward lookup of `name` as the caller gave it; `f` sees the outcome.
+    pub fn lookup_host<R>(
+        &self,
+        name: &[u8],
+        family: Family,
+        f: impl FnOnce(Outcome<HostView<'_>>) -> R,
+    ) -> R {
         let Ok((name, absolute)) = check_host_name(name) else {
-            return Outcome::NotFound;
+            return f(Outcome::NotFound);
         };
         let config = self.config.get();
-        let session = self.store.session(&config, now_ms());
-        let asker = self.asker(&config, &session);
+        let now = now_ms();
+        let session = self.store.session(&config, now);
+        let asker = self.asker(&config, &session, now);
         let qtypes: &[QType] = match family {
             Family::V4 => &[QType::A],
             Family::V6 => &[QType::Aaaa],
             Family::Any => &[QType::A, QType::Aaaa],
         };
+        let mut scratch = Scratch::new();
         let mut got_nodata = false;
         let mut got_servfail = false;
-        for candidate in candidates(name, absolute, &config) {
-            let Ok(known) = asker.answer(&candidate, qtypes) else {
-                return Outcome::Unavailable;
+        let list = Candidates::new(name, absolute, &config);
+        let mut buf = None;
+        for i in 0.. {
+            let candidate = match list.get(i, &mut buf) {
+                Candidate::Name(n) => n,
+                Candidate::Skip => continue,
+                Candidate::End => break,
             };
-            match combine_addresses(known) {
-                Step::Found(answer) => return Outcome::Found(answer),
+            let Ok(known) = asker.answer(candidate, qtypes, &mut scratch) else {
+                return f(Outcome::Unavailable);
+            };
+            match step(&known) {
+                Step::Found => {
+                    return f(Outcome::Found(host_view(candidate, &known, &scratch)));
+                }
                 Step::NxDomain => {}
                 Step::NoData => got_nodata = true,
                 Step::ServFail => got_servfail = true,
-                Step::Timeout => return Outcome::TryAgain,
+                Step::Timeout => return f(Outcome::TryAgain),
             }
         }
-        finish_search(got_nodata, got_servfail)
+        f(finish_search(got_nodata, got_servfail))
+    }
+
+    /// Forward lookup into an owned answer (tools and tests).
+    pub fn lookup_host_owned(&self, name: &[u8], family: Family) -> Outcome<HostAnswer> {
+        self.lookup_host(name, family, |outcome| outcome.map(|v| v.to_owned()))
     }
 
     /// Reverse lookup of `addr` (IPv4-mapped IPv6 addresses are looked up as
-    /// IPv4, like glibc does).
-    pub fn lookup_addr(&self, addr: IpAddr) -> Outcome<PtrAnswer> {
+    /// IPv4, like glibc does); `f` sees the outcome.
+    pub fn lookup_addr<R>(&self, addr: IpAddr, f: impl FnOnce(Outcome<PtrView<'_>>) -> R) -> R {
         let addr = match addr {
             IpAddr::V6(v6) => unmap_v4(&v6).map_or(addr, IpAddr::V4),
             v4 => v4,
         };
         let config = self.config.get();
-        let session = self.store.session(&config, now_ms());
-        let asker = self.asker(&config, &session);
-        let Ok(known) = asker.answer(&reverse_name(addr), &[QType::Ptr]) else {
-            return Outcome::Unavailable;
+        let now = now_ms();
+        let session = self.store.session(&config, now);
+        let asker = self.asker(&config, &session, now);
+        let mut scratch = Scratch::new();
+        let Ok([known, _]) = asker.answer(&reverse_name(addr), &[QType::Ptr], &mut scratch) else {
+            return f(Outcome::Unavailable);
         };
-        match known.into_iter().next() {
-            Some(Known::Data(chain)) => match chain.names.into_iter().next() {
-                Some(name) => Outcome::Found(PtrAnswer {
+        match known {
+            Some(Known::Data(held)) => {
+                let view = held.layout().view(scratch.bytes(0));
+                f(Outcome::Found(PtrView {
                     addr,
-                    name,
-                    ttl: chain.ttl,
-                }),
-                None => Outcome::NoData,
-            },
-            Some(Known::NoData) => Outcome::NoData,
-            Some(Known::NxDomain) => Outcome::NotFound,
-            _ => Outcome::TryAgain,
+                    name: view.canonical,
+                    ttl: held.ttl(),
+                }))
+            }
+            Some(Known::NoData) => f(Outcome::NoData),
+            Some(Known::NxDomain) => f(Outcome::NotFound),
+            _ => f(Outcome::TryAgain),
         }
     }
 
-    fn asker<'a>(
-        &'a self,
-        config: &'a Config,
-        session: &'a crate::cache::Session<'a>,
-    ) -> Asker<'a> {
+    fn asker<'a>(&'a self, config: &'a Config, session: &'a Session<'a>, now: u64) -> Asker<'a> {
         Asker {
             config,
             session,
             local_health: HealthTable::new(&self.health),
-            deadline: Instant::now() + config.deadline(),
+            now,
             rotate: if config.options.rotate {
                 rotation(config.servers.len())
             } else {
                 0
             },
+            deadline: OnceCell::new(),
         }
     }
 }
@@ -152,39 +175,71 @@ fn finish_search<T>(got_nodata: bool, got_servfail: bool) -> Outcome<T> {
     }
 }
 
-/// Merges what is known about A and/or AAAA for one candidate name.
-fn combine_addresses(known: Vec<Known>) -> Step<HostAnswer> {
-    let total = known.len();
-    let mut found: Option<HostAnswer> = None;
+/// What the A and/or AAAA answers for one candidate come to.
+fn step(known: &Pair) -> Step {
+    let mut total = 0;
     let mut nxdomain = 0;
-    let mut nodata = false;
-    let mut servfail = false;
-    let mut timeout = false;
-    for k in known {
+    let (mut nodata, mut servfail, mut timeout) = (false, false, false);
+    for k in known.iter().flatten() {
+        total += 1;
         match k {
-            Known::Data(chain) => {
-                let answer = found.get_or_insert_with(|| HostAnswer {
-                    name: chain.canonical.clone(),
-                    aliases: chain.aliases.clone(),
-                    ttl: chain.ttl,
-                    ..HostAnswer::default()
-                });
-                answer.v4.extend_from_slice(&chain.v4);
-                answer.v6.extend_from_slice(&chain.v6);
-                answer.ttl = answer.ttl.min(chain.ttl);
-            }
+            Known::Data(_) => return Step::Found,
             Known::NxDomain => nxdomain += 1,
             Known::NoData => nodata = true,
             Known::ServFail => servfail = true,
             Known::Timeout => timeout = true,
         }
     }
-    match found {
-        Some(answer) => Step::Found(answer),
-        None if nxdomain == total => Step::NxDomain,
-        None if nodata || (nxdomain > 0 && !servfail && !timeout) => Step::NoData,
-        None if timeout => Step::Timeout,
-        None => Step::ServFail,
+    if nxdomain == total {
+        Step::NxDomain
+    } else if nodata || (nxdomain > 0 && !servfail && !timeout) {
+        Step::NoData
+    } else if timeout {
+        Step::Timeout
+    } else {
+        Step::ServFail
+    }
+}
+
+/// The answer for a candidate that has data: names from the A answer (or
+/// the AAAA one), addresses from both. The name asked for is given back in
+/// the caller's spelling (the upstream echoes the question's case; the
+/// cache holds whoever asked first), as glibc's `dns` module would.
+fn host_view<'a>(query: &'a str, known: &'a Pair, scratch: &'a Scratch) -> HostView<'a> {
+    let part = |i: usize| match known.get(i) {
+        Some(Some(Known::Data(h))) => Some((h, h.layout().view(scratch.bytes(i)))),
+        _ => None,
+    };
+    let (p1, p2) = (part(0), part(1));
+    let same = |n: &str| crate::cache::eq_folded(n.as_bytes(), query.as_bytes());
+    let respell = |n: &'a str| if same(n) { query } else { n };
+    let (name, aliases) = match p1.or(p2) {
+        // An empty canonical name means the name asked for.
+        Some((_, view)) if view.canonical.is_empty() => (query, view.aliases),
+        Some((_, view)) => (respell(view.canonical), view.aliases),
+        None => (query, &[][..]),
+    };
+    let first_alias = crate::cache::aliases(aliases)
+        .next()
+        .filter(|a| same(a))
+        .map(|_| query);
+    let addrs = |q: QType| match (p1, p2) {
+        (Some((h, v)), _) if h.layout().qtype == q => v.addrs,
+        (_, Some((h, v))) if h.layout().qtype == q => v.addrs,
+        _ => &[][..],
+    };
+    let ttl = match (p1, p2) {
+        (Some((a, _)), Some((b, _))) => a.ttl().min(b.ttl()),
+        (Some((a, _)), None) | (None, Some((a, _))) => a.ttl(),
+        (None, None) => 0,
+    };
+    HostView {
+        name,
+        aliases,
+        first_alias,
+        v4: addrs(QType::A),
+        v6: addrs(QType::Aaaa),
+        ttl,
     }
 }
 

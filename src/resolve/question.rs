@@ -15,23 +15,100 @@
 //!    the SOA-derived time (RFC 2308); failures are not stored, but with a
 //!    stale entry in hand the upstream is waited for at most 1.8 s and the
 //!    stale answer served with TTL 30.
+//!
+//! Data flows one way: an upstream answer is encoded into the cache's entry
+//! format, stored, and the caller is served from that same encoding, as a
+//! later caller will be from the cache. A hit copies the slot to the stack
+//! and is served from there: no allocation.
 
+use std::cell::OnceCell;
 use std::time::{Duration, Instant};
 
 use crate::cache::policy::{
     negative_ttl, positive_ttl, remaining_ttl, stale_limit_ms, wants_refresh,
     CLIENT_RESPONSE_TIMER, STALE_RETRY_MS, STALE_TTL,
 };
-use crate::cache::{Entry, Found, Key, Kind, Lease, Session, Stat, Table};
-use crate::clock::now_ms;
+use crate::cache::{Encoded, Entry, Key, Kind, Layout, Lease, Session, Stat, Table, DATA_BYTES};
 use crate::config::Config;
 use crate::upstream::{ask, Answer, Chain, Counters, HealthTable, Plan, QType, Reply, Unavailable};
 
+/// Where the entries of one lookup live: question `i`'s entry is in
+/// `slots[i]` (a copy of a cache slot, on the stack) or, for an answer too
+/// large for a slot, in `large[i]`.
+pub struct Scratch {
+    slots: [[u8; DATA_BYTES]; 2],
+    large: [Option<Vec<u8>>; 2],
+}
+
+impl Scratch {
+    /// Empty buffers.
+    pub fn new() -> Scratch {
+        Scratch {
+            slots: [[0; DATA_BYTES]; 2],
+            large: [None, None],
+        }
+    }
+
+    /// The bytes of question `i`'s entry.
+    pub fn bytes(&self, i: usize) -> &[u8] {
+        match self.large.get(i) {
+            Some(Some(v)) => v,
+            _ => self.slots.get(i).map_or(&[][..], |s| &s[..]),
+        }
+    }
+
+    /// Puts an encoded entry in place for question `i`.
+    fn set(&mut self, i: usize, encoded: Encoded) {
+        match encoded {
+            Encoded::Slot(b) => {
+                if let Some(s) = self.slots.get_mut(i) {
+                    *s = b;
+                }
+                if let Some(l) = self.large.get_mut(i) {
+                    *l = None;
+                }
+            }
+            Encoded::Large(v) => {
+                if let Some(l) = self.large.get_mut(i) {
+                    *l = Some(v);
+                }
+            }
+        }
+    }
+}
+
+/// An entry in hand, its bytes in the lookup's [`Scratch`]: copied out of
+/// a cache file, or encoded from an upstream answer.
+#[derive(Clone, Debug)]
+pub struct Held {
+    layout: Layout,
+    /// The slot it came from, in this process's own file (refresh lease).
+    own_slot: Option<usize>,
+    /// TTL to report.
+    ttl: u32,
+}
+
+impl Held {
+    /// Where the parts are.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// TTL to report.
+    pub fn ttl(&self) -> u32 {
+        self.ttl
+    }
+
+    fn fresh(&self, now: u64) -> bool {
+        now < self.layout.expires_ms
+    }
+}
+
 /// What is known about one question.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub enum Known {
-    /// Records (with the TTL to report).
-    Data(Chain),
+    /// Records (bytes in the lookup's [`Scratch`]).
+    Data(Held),
     /// The name does not exist.
     NxDomain,
     /// The name exists without records of this type.
@@ -42,14 +119,21 @@ pub enum Known {
     Timeout,
 }
 
+/// What is known about one or two questions, in question order.
+pub type Pair = [Option<Known>; 2];
+
 /// Everything one lookup needs to answer questions.
 pub struct Asker<'a> {
     pub config: &'a Config,
     pub session: &'a Session<'a>,
     /// Health records when there is no cache file to keep them in.
     pub local_health: HealthTable<'a>,
-    pub deadline: Instant,
+    /// Boot-clock ms at the start of the lookup.
+    pub now: u64,
     pub rotate: usize,
+    /// The lookup's deadline, fixed the first time the upstream is needed
+    /// (a hit never reads the monotonic clock).
+    pub deadline: OnceCell<Instant>,
 }
 
 /// Polling interval bounds while waiting for another process's answer.
@@ -57,188 +141,256 @@ const WAIT_FIRST: Duration = Duration::from_micros(200);
 const WAIT_MAX: Duration = Duration::from_millis(5);
 
 impl Asker<'_> {
-    /// Answers `qtypes` (one or two) for `name`, in the same order.
-    pub fn answer(&self, name: &str, qtypes: &[QType]) -> Result<Vec<Known>, Unavailable> {
-        let keys: Vec<Key> = qtypes.iter().map(|&q| Key::new(name, q)).collect();
-        self.answer_keys(name, &keys, true)
+    fn deadline(&self) -> Instant {
+        *self
+            .deadline
+            .get_or_init(|| Instant::now() + self.config.deadline())
+    }
+
+    /// Answers `qtypes` (one or two) for `name`; the entries are left in
+    /// `scratch`, question `i`'s in place `i`.
+    pub fn answer(
+        &self,
+        name: &str,
+        qtypes: &[QType],
+        scratch: &mut Scratch,
+    ) -> Result<Pair, Unavailable> {
+        let mut keys: [Option<Key<'_>>; 2] = [None, None];
+        for (k, &q) in keys.iter_mut().zip(qtypes) {
+            *k = Some(Key::new(name, q));
+        }
+        self.answer_keys(&keys, scratch, true)
     }
 
     fn answer_keys(
         &self,
-        name: &str,
-        keys: &[Key],
+        keys: &[Option<Key<'_>>; 2],
+        scratch: &mut Scratch,
         may_wait: bool,
-    ) -> Result<Vec<Known>, Unavailable> {
-        let own = self.session.own();
-        let now = now_ms();
-        let found: Vec<Option<Found>> = keys.iter().map(|k| self.find(k, now)).collect();
-        let fresh = |f: &Option<Found>| f.as_ref().is_some_and(|f| now < f.entry.expires_ms);
-        let need: Vec<usize> = (0..keys.len()).filter(|&i| !fresh(&found[i])).collect();
-
-        if need.is_empty() {
-            return Ok(self.answer_from_cache(name, keys, &found, now));
+    ) -> Result<Pair, Unavailable> {
+        let now = if may_wait {
+            self.now
+        } else {
+            crate::clock::now_ms()
+        };
+        let mut found: [Option<Held>; 2] = [None, None];
+        for (i, key) in keys.iter().enumerate() {
+            if let (Some(key), Some(buf)) = (key, scratch.slots.get_mut(i)) {
+                found[i] = self.find(key, now, buf);
+                if let Some(l) = scratch.large.get_mut(i) {
+                    *l = None;
+                }
+            }
+        }
+        let is_fresh = |i: usize| found[i].as_ref().is_some_and(|h| h.fresh(now));
+        let need: [bool; 2] = [
+            keys[0].is_some() && !is_fresh(0),
+            keys[1].is_some() && !is_fresh(1),
+        ];
+        if !need[0] && !need[1] {
+            return Ok(self.answer_from_cache(keys, found, scratch, now));
         }
         let stale_limit = stale_limit_ms(&self.config.cache);
-        let stale = |f| usable_stale(f, now, stale_limit);
+        let stale_at = |i: usize| {
+            need[i]
+                && found[i]
+                    .as_ref()
+                    .is_some_and(|h| is_usable_stale(&h.layout, now, stale_limit))
+        };
+        let stale = [stale_at(0), stale_at(1)];
         // RFC 8767: the upstream failed for this name lately; do not ask
         // again yet, serve what we have.
-        if need
-            .iter()
-            .all(|&i| stale(&found[i]).is_some_and(|f| f.entry.retry_after_ms > now))
-        {
-            self.count(Stat::StaleAnswers, need.len() as u64);
-            return Ok(self.assemble(name, &found, now, |_| None));
+        let suppressed = (0..2).all(|i| {
+            !need[i]
+                || (stale[i]
+                    && found[i]
+                        .as_ref()
+                        .is_some_and(|h| h.layout.retry_after_ms > now))
+        });
+        if suppressed {
+            let mut out: Pair = [None, None];
+            for i in 0..2 {
+                out[i] = found[i].take().map(|held| {
+                    if need[i] {
+                        self.count(Stat::StaleAnswers, 1);
+                        Known::Data(Held {
+                            ttl: STALE_TTL,
+                            ..held
+                        })
+                    } else {
+                        known_from_held(held)
+                    }
+                });
+            }
+            return Ok(out);
         }
+        let first_needed = if need[0] { &keys[0] } else { &keys[1] };
         let mut leased = None;
-        if let (Some(own), Some(&first)) = (own, need.first()) {
-            let lease_key = &keys[first];
+        if let (Some(own), Some(lease_key)) = (self.session.own(), first_needed) {
             let until = now + self.remaining_ms();
             match own.try_lease(lease_key, now, until) {
-                Lease::Acquired => leased = Some(lease_key),
+                Lease::Acquired => leased = Some(*lease_key),
                 Lease::HeldByOther if may_wait => {
-                    self.wait_for_other(own, lease_key, keys, &need);
+                    self.wait_for_other(own, lease_key, keys, need);
                     self.count(Stat::CoalescedWaits, 1);
-                    return self.answer_keys(name, keys, false);
+                    return self.answer_keys(keys, scratch, false);
                 }
                 Lease::HeldByOther | Lease::Unavailable => {}
             }
         }
-        self.count(Stat::Misses, need.len() as u64);
-        let any_stale = need.iter().any(|&i| stale(&found[i]).is_some());
-        let deadline = if any_stale {
-            self.deadline.min(Instant::now() + CLIENT_RESPONSE_TIMER)
+        let asked: Vec<usize> = (0..2).filter(|&i| need[i] && keys[i].is_some()).collect();
+        self.count(Stat::Misses, asked.len() as u64);
+        let deadline = if asked.iter().any(|&i| stale[i]) {
+            self.deadline().min(Instant::now() + CLIENT_RESPONSE_TIMER)
         } else {
-            self.deadline
+            self.deadline()
         };
-        let qtypes: Vec<QType> = need.iter().map(|&i| keys[i].qtype).collect();
+        let qtypes: Vec<QType> = asked
+            .iter()
+            .filter_map(|&i| keys[i].map(|k| k.qtype()))
+            .collect();
+        let name = first_needed.map_or("", |k| k.name());
         let fetched = self.fetch(name, &qtypes, deadline);
-        let now = now_ms();
-        let mut fresh_known: Vec<Option<Known>> = vec![None; keys.len()];
-        let mut unavailable = false;
+        let now = crate::clock::now_ms();
+        let mut out: Pair = [None, None];
+        let mut missing = false;
         match fetched {
             Ok(answers) => {
-                for (&i, answer) in need.iter().zip(answers) {
-                    fresh_known[i] = self.store(name, &keys[i], answer, now, stale(&found[i]));
+                for (&i, answer) in asked.iter().zip(answers) {
+                    let stale_held = if stale[i] { found[i].take() } else { None };
+                    if let Some(key) = &keys[i] {
+                        out[i] = Some(self.store(i, key, answer, now, stale_held, scratch));
+                    }
                 }
             }
             Err(Unavailable) => {
-                unavailable = true;
-                for &i in &need {
-                    fresh_known[i] =
-                        stale(&found[i]).map(|f| self.serve_stale(name, &keys[i], f, now));
+                for &i in &asked {
+                    match (&keys[i], found[i].take()) {
+                        (Some(key), Some(held)) if stale[i] => {
+                            out[i] = Some(self.serve_stale(i, key, held, now, scratch));
+                        }
+                        _ => missing = true,
+                    }
                 }
             }
         }
-        if let (Some(own), Some(key)) = (own, leased) {
-            own.release_lease(key);
+        if let (Some(own), Some(key)) = (self.session.own(), leased) {
+            own.release_lease(&key);
         }
-        if unavailable
-            && fresh_known
-                .iter()
-                .zip(&found)
-                .any(|(k, f)| k.is_none() && !fresh(f))
-        {
+        if missing {
             return Err(Unavailable);
         }
-        Ok(self.assemble(name, &found, now, |i| fresh_known[i].clone()))
+        for i in 0..2 {
+            if out[i].is_none() {
+                out[i] = found[i].take().map(known_from_held);
+            }
+        }
+        Ok(out)
     }
 
-    /// Fresh entry from our own file, else from root's; failing both, a
-    /// stale one from either.
-    fn find(&self, key: &Key, now: u64) -> Option<Found> {
-        let own = self.session.own().and_then(|t| t.get(key, now));
-        if own.as_ref().is_some_and(|f| now < f.entry.expires_ms) {
+    /// A fresh entry from our own file, else from root's; failing both, an
+    /// expired one from either. The entry is copied into `buf`.
+    fn find(&self, key: &Key<'_>, now: u64, buf: &mut [u8; DATA_BYTES]) -> Option<Held> {
+        let own = self
+            .session
+            .own()
+            .and_then(|t| read(&t, key, now, true, buf));
+        if own.as_ref().is_some_and(|h| h.fresh(now)) {
             return own;
         }
-        let root = self.session.root().and_then(|t| t.get(key, now));
-        if root.as_ref().is_some_and(|f| now < f.entry.expires_ms) {
-            return root;
+        let Some(root_table) = self.session.root() else {
+            return own;
+        };
+        if own.is_none() {
+            return read(&root_table, key, now, false, buf);
         }
-        own.or(root)
+        // Keep our own expired copy unless root has a fresh one.
+        let mut other = [0u8; DATA_BYTES];
+        match read(&root_table, key, now, false, &mut other) {
+            Some(root) if root.fresh(now) => {
+                *buf = other;
+                Some(root)
+            }
+            _ => own,
+        }
     }
 
     /// All questions answered from fresh entries; the one caller that wins
     /// an entry's refresh lease in its last tenth refreshes it first.
     fn answer_from_cache(
         &self,
-        name: &str,
-        keys: &[Key],
-        found: &[Option<Found>],
+        keys: &[Option<Key<'_>>; 2],
+        mut found: [Option<Held>; 2],
+        scratch: &mut Scratch,
         now: u64,
-    ) -> Vec<Known> {
-        let mut refreshed: Vec<Option<Known>> = vec![None; keys.len()];
+    ) -> Pair {
+        let mut out: Pair = [None, None];
         if let Some(own) = self.session.own() {
-            let due: Vec<usize> = (0..keys.len())
-                .filter(|&i| {
-                    found[i].as_ref().is_some_and(|f| {
-                        f.entry.kind == Kind::Positive
-                            && wants_refresh(f.entry.stored_ms, f.entry.expires_ms, now)
-                            && own.try_refresh_lease(f.slot, now, f.entry.expires_ms)
-                    })
-                })
-                .collect();
-            if !due.is_empty() {
-                let expires = due
-                    .iter()
-                    .filter_map(|&i| found[i].as_ref().map(|f| f.entry.expires_ms))
-                    .min()
-                    .unwrap_or(now);
-                let until = self
-                    .deadline
-                    .min(Instant::now() + Duration::from_millis(expires.saturating_sub(now)));
-                let qtypes: Vec<QType> = due.iter().map(|&i| keys[i].qtype).collect();
-                if let Ok(answers) = self.fetch(name, &qtypes, until) {
-                    let now = now_ms();
-                    for (&i, answer) in due.iter().zip(answers) {
-                        if let Answer::Reply(_) = answer {
-                            refreshed[i] = self.store(name, &keys[i], answer, now, None);
-                        }
+            for i in 0..2 {
+                let (Some(key), Some(held)) = (&keys[i], &found[i]) else {
+                    continue;
+                };
+                let due = held.layout.kind == Kind::Positive
+                    && wants_refresh(held.layout.stored_ms, held.layout.expires_ms, now)
+                    && held.own_slot.is_some_and(|slot| {
+                        own.try_refresh_lease(slot, now, held.layout.expires_ms)
+                    });
+                if !due {
+                    continue;
+                }
+                self.count(Stat::Refreshes, 1);
+                let left = Duration::from_millis(held.layout.expires_ms.saturating_sub(now));
+                let until = self.deadline().min(Instant::now() + left);
+                if let Ok(answers) = self.fetch(key.name(), &[key.qtype()], until) {
+                    if let Some(answer @ Answer::Reply(_)) = answers.into_iter().next() {
+                        let now = crate::clock::now_ms();
+                        out[i] = Some(self.store(i, key, answer, now, None, scratch));
                     }
                 }
-                self.count(Stat::Refreshes, due.len() as u64);
             }
         }
-        let hits = found
-            .iter()
-            .filter(|f| f.as_ref().is_some_and(|f| f.entry.kind == Kind::Positive))
-            .count() as u64;
+        let mut hits = 0;
+        let mut negative = 0;
+        for i in 0..2 {
+            if out[i].is_none() {
+                if let Some(held) = found[i].take() {
+                    if held.layout.kind == Kind::Positive {
+                        hits += 1;
+                    } else {
+                        negative += 1;
+                    }
+                    out[i] = Some(known_from_held(held));
+                }
+            }
+        }
         self.count(Stat::Hits, hits);
-        self.count(Stat::NegativeHits, keys.len() as u64 - hits);
-        self.assemble(name, found, now, |i| refreshed[i].clone())
+        self.count(Stat::NegativeHits, negative);
+        out
     }
 
-    /// What each question comes to: `fresh(i)` if it has something, else
-    /// the cached entry (fresh, or stale with the stale TTL).
-    fn assemble(
+    /// Waits (bounded by the lease and our deadline) until the needed
+    /// questions are in the cache or the other caller gives up.
+    fn wait_for_other(
         &self,
-        name: &str,
-        found: &[Option<Found>],
-        now: u64,
-        fresh: impl Fn(usize) -> Option<Known>,
-    ) -> Vec<Known> {
-        (0..found.len())
-            .map(|i| {
-                fresh(i).unwrap_or_else(|| match &found[i] {
-                    Some(f) => known_from_entry(name, &f.entry, now),
-                    None => Known::Timeout,
-                })
-            })
-            .collect()
-    }
-
-    /// Waits (bounded by the lease and our deadline) until the questions in
-    /// `need` are in the cache or the other caller gives up.
-    fn wait_for_other(&self, own: Table<'_>, lease_key: &Key, keys: &[Key], need: &[usize]) {
+        own: Table<'_>,
+        lease_key: &Key<'_>,
+        keys: &[Option<Key<'_>>; 2],
+        need: [bool; 2],
+    ) {
+        let deadline = self.deadline();
         let mut pause = WAIT_FIRST;
+        let mut buf = [0u8; DATA_BYTES];
         loop {
             std::thread::sleep(pause);
             pause = (pause * 2).min(WAIT_MAX);
-            let now = now_ms();
-            let all_fresh = need.iter().all(|&i| {
-                self.find(&keys[i], now)
-                    .is_some_and(|f| now < f.entry.expires_ms)
+            let now = crate::clock::now_ms();
+            let all_fresh = (0..2).all(|i| {
+                !need[i]
+                    || keys[i]
+                        .as_ref()
+                        .is_some_and(|k| self.find(k, now, &mut buf).is_some_and(|h| h.fresh(now)))
             });
-            if all_fresh || !own.lease_held(lease_key, now) || Instant::now() >= self.deadline {
+            if all_fresh || !own.lease_held(lease_key, now) || Instant::now() >= deadline {
                 return;
             }
         }
@@ -272,67 +424,97 @@ impl Asker<'_> {
         result
     }
 
-    /// Turns an upstream answer into what is known, storing it; a failure
-    /// with a stale entry in hand serves that entry.
+    /// Turns the upstream answer to question `i` into what is known,
+    /// storing it and leaving its encoding in `scratch`; a failure with a
+    /// stale entry in hand serves that entry.
     fn store(
         &self,
-        name: &str,
-        key: &Key,
+        i: usize,
+        key: &Key<'_>,
         answer: Answer,
         now: u64,
-        stale: Option<&Found>,
-    ) -> Option<Known> {
+        stale: Option<Held>,
+        scratch: &mut Scratch,
+    ) -> Known {
         let settings = &self.config.cache;
-        let (known, entry) = match answer {
-            Answer::Reply(Reply::Data(mut chain)) if !chain.is_empty() => {
-                chain.ttl = positive_ttl(settings, chain.ttl);
-                let entry = entry_from_chain(&chain, key.qtype, now);
-                (Known::Data(chain), Some(entry))
+        let entry = match answer {
+            Answer::Reply(Reply::Data(chain)) if !chain.is_empty() => {
+                positive_entry(&chain, key.qtype(), positive_ttl(settings, chain.ttl), now)
             }
-            Answer::Reply(Reply::Data(chain)) => (
-                Known::NoData,
-                negative_ttl(settings, chain.negative_ttl)
-                    .map(|t| negative_entry(Kind::NoData, t, now)),
-            ),
-            Answer::Reply(Reply::NxDomain { negative_ttl: soa }) => (
-                Known::NxDomain,
-                negative_ttl(settings, soa).map(|t| negative_entry(Kind::NxDomain, t, now)),
-            ),
-            failure => {
-                if let Some(f) = stale {
-                    return Some(self.serve_stale(name, key, f, now));
+            Answer::Reply(Reply::Data(chain)) => match negative_ttl(settings, chain.negative_ttl) {
+                Some(ttl) => negative_entry(Kind::NoData, ttl, now),
+                None => return Known::NoData,
+            },
+            Answer::Reply(Reply::NxDomain { negative_ttl: soa }) => {
+                match negative_ttl(settings, soa) {
+                    Some(ttl) => negative_entry(Kind::NxDomain, ttl, now),
+                    None => return Known::NxDomain,
                 }
-                return Some(match failure {
+            }
+            failure => {
+                if let Some(held) = stale {
+                    return self.serve_stale(i, key, held, now, scratch);
+                }
+                return match failure {
                     Answer::NoResponse => Known::Timeout,
                     _ => Known::ServFail,
-                });
+                };
             }
         };
-        if let (Some(own), Some(entry)) = (self.session.own(), entry) {
+        let own = self.session.own();
+        let sealed = match own {
+            Some(t) => t.seal(key, &entry),
+            None => crate::cache::encode_transient(key, &entry),
+        };
+        let Some(sealed) = sealed else {
+            return Known::ServFail;
+        };
+        if let Some(t) = own {
             if entry.ttl > 0 {
-                own.put(key, &entry, now, stale_limit_ms(settings));
+                t.put(&sealed, now, stale_limit_ms(settings));
             }
         }
-        Some(known)
+        let (seed, generation) = own.map_or((0, 0), |t| (t.seed(), t.generation()));
+        let layout = crate::cache::check_sealed(&sealed, key, seed, generation);
+        scratch.set(i, sealed);
+        match layout {
+            Some(layout) => known_from_held(Held {
+                ttl: entry.ttl,
+                layout,
+                own_slot: None,
+            }),
+            None => Known::ServFail,
+        }
     }
 
-    /// Serves an expired entry with the stale TTL and marks it so the
-    /// upstream is not asked for it again for a while.
-    fn serve_stale(&self, name: &str, key: &Key, found: &Found, now: u64) -> Known {
+    /// Serves question `i`'s expired entry (in `scratch`) with the stale
+    /// TTL, and marks it so the upstream is not asked for it again for a
+    /// while.
+    fn serve_stale(
+        &self,
+        i: usize,
+        key: &Key<'_>,
+        held: Held,
+        now: u64,
+        scratch: &Scratch,
+    ) -> Known {
         self.count(Stat::StaleAnswers, 1);
         if let Some(own) = self.session.own() {
-            let mut entry = found.entry.clone();
+            let mut entry = held.layout.view(scratch.bytes(i)).to_entry(&held.layout);
             entry.retry_after_ms = now + STALE_RETRY_MS;
-            own.put(key, &entry, now, stale_limit_ms(&self.config.cache));
+            if let Some(sealed) = own.seal(key, &entry) {
+                own.put(&sealed, now, stale_limit_ms(&self.config.cache));
+            }
         }
-        let mut entry = found.entry.clone();
-        entry.expires_ms = now + u64::from(STALE_TTL) * 1000;
-        known_from_entry(name, &entry, now)
+        Known::Data(Held {
+            ttl: STALE_TTL,
+            ..held
+        })
     }
 
     fn remaining_ms(&self) -> u64 {
         u64::try_from(
-            self.deadline
+            self.deadline()
                 .saturating_duration_since(Instant::now())
                 .as_millis(),
         )
@@ -346,21 +528,43 @@ impl Asker<'_> {
     }
 }
 
-/// An expired positive entry that may still be served stale.
-fn usable_stale(found: &Option<Found>, now: u64, stale_limit: u64) -> Option<&Found> {
-    found.as_ref().filter(|f| {
-        f.entry.kind == Kind::Positive
-            && now >= f.entry.expires_ms
-            && now < f.entry.expires_ms.saturating_add(stale_limit)
+/// Copies `key`'s entry out of `table` into `buf`.
+fn read(
+    table: &Table<'_>,
+    key: &Key<'_>,
+    now: u64,
+    own: bool,
+    buf: &mut [u8; DATA_BYTES],
+) -> Option<Held> {
+    let (layout, slot) = table.get_into(key, now, buf)?;
+    Some(Held {
+        ttl: remaining_ttl(layout.expires_ms, now),
+        layout,
+        own_slot: own.then_some(slot),
     })
 }
 
-fn entry_from_chain(chain: &Chain, qtype: QType, now: u64) -> Entry {
+/// An expired positive entry that may still be served stale.
+fn is_usable_stale(layout: &Layout, now: u64, stale_limit: u64) -> bool {
+    layout.kind == Kind::Positive
+        && now >= layout.expires_ms
+        && now < layout.expires_ms.saturating_add(stale_limit)
+}
+
+fn known_from_held(held: Held) -> Known {
+    match held.layout.kind {
+        Kind::Positive => Known::Data(held),
+        Kind::NxDomain => Known::NxDomain,
+        Kind::NoData => Known::NoData,
+    }
+}
+
+fn positive_entry(chain: &Chain, qtype: QType, ttl: u32, now: u64) -> Entry {
     Entry {
         kind: Kind::Positive,
-        ttl: chain.ttl,
+        ttl,
         stored_ms: now,
-        expires_ms: now + u64::from(chain.ttl) * 1000,
+        expires_ms: now + u64::from(ttl) * 1000,
         retry_after_ms: 0,
         canonical: match qtype {
             QType::Ptr => chain.names.first().cloned().unwrap_or_default(),
@@ -383,44 +587,5 @@ fn negative_entry(kind: Kind, ttl: u32, now: u64) -> Entry {
         aliases: Vec::new(),
         v4: Vec::new(),
         v6: Vec::new(),
-    }
-}
-
-/// A cached entry as what is known, for a caller who asked for `name`.
-/// The upstream echoes the question's spelling in the answer's first owner
-/// name; the cache holds whoever asked first, so that name is given back
-/// in this caller's spelling, as glibc's `dns` module would.
-fn known_from_entry(name: &str, entry: &Entry, now: u64) -> Known {
-    let respell = |n: &str| {
-        if n.eq_ignore_ascii_case(name) {
-            name.to_owned()
-        } else {
-            n.to_owned()
-        }
-    };
-    match entry.kind {
-        Kind::NxDomain => Known::NxDomain,
-        Kind::NoData => Known::NoData,
-        Kind::Positive => {
-            let ptr = entry.v4.is_empty() && entry.v6.is_empty();
-            Known::Data(Chain {
-                canonical: respell(&entry.canonical),
-                aliases: entry
-                    .aliases
-                    .iter()
-                    .enumerate()
-                    .map(|(i, a)| if i == 0 { respell(a) } else { a.clone() })
-                    .collect(),
-                v4: entry.v4.clone(),
-                v6: entry.v6.clone(),
-                names: if ptr {
-                    vec![entry.canonical.clone()]
-                } else {
-                    Vec::new()
-                },
-                ttl: remaining_ttl(entry.expires_ms, now),
-                negative_ttl: None,
-            })
-        }
     }
 }
