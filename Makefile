@@ -5,6 +5,8 @@
 #   make test      lints, unit tests and the glibc integration tests
 #                  (needs root: they run in private namespaces)
 #   make bench     benchmarks against glibc's dns module (see bench/)
+#   make rpm       binary RPM for Amazon Linux 2023 from the working tree
+#                  (RPM_REF=HEAD or a tag: from that commit); packaging/README.md
 
 CARGO    ?= cargo
 PREFIX   ?= /usr/local
@@ -18,7 +20,7 @@ LIBDIR   ?= $(if $(wildcard /usr/lib/$(MULTIARCH)/libc.so.6),/usr/lib/$(MULTIARC
 MODULE   := target/release/libnss_rustcache.so.2
 CLI      := target/release/rustcache
 
-.PHONY: all build test lint unit integration install uninstall bench clean
+.PHONY: all build test lint unit integration install uninstall bench rpm clean
 
 all: build
 
@@ -57,6 +59,12 @@ uninstall:
 
 bench: build
 	$(CARGO) run --release --locked -p rustcache-testkit --bin rustcache-bench
+
+RPM_TOPDIR ?= $(CURDIR)/target/rpmbuild
+RPM_REF    ?=
+
+rpm:
+	RPM_TOPDIR=$(RPM_TOPDIR) packaging/build-rpm $(RPM_REF)
 
 clean:
 	$(CARGO) clean
