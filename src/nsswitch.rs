@@ -1,12 +1,15 @@
 //! Editing the `hosts:` line of nsswitch.conf, for `rustcache enable` and
 //! `rustcache disable` (and so for `make install` and the RPM).
 //!
-//! rustcache goes right before the first DNS source (`resolve` or `dns`),
-//! followed by `[!UNAVAIL=return]`: whatever rustcache answers (an address,
-//! "no such name", "try again") is final, and the sources after it are
-//! asked only when rustcache cannot work at all. Sources before it
-//! (`files`, `myhostname`, ...) keep their place. Both edits are
-//! idempotent.
+//! rustcache goes right before the first DNS source (`resolve` or `dns`)
+//! that follows `files`, followed by `[!UNAVAIL=return]`: whatever
+//! rustcache answers (an address, "no such name", "try again") is final,
+//! and the sources after it are asked only when rustcache cannot work at
+//! all. It never goes before `files`, or `/etc/hosts` would be cut off by
+//! rustcache's authoritative "not found" (on RHEL 9's `resolve
+//! [!UNAVAIL=return] files myhostname dns` it goes before the `dns` after
+//! `files`); with no DNS source after `files`, it goes right after `files`.
+//! Both edits are idempotent.
 
 /// What rustcache adds to the hosts line.
 pub const ENTRY: &str = "rustcache [!UNAVAIL=return]";
@@ -27,10 +30,7 @@ pub fn enable(text: &str) -> Option<String> {
                     out.push(line.to_owned());
                     continue;
                 }
-                let at = words
-                    .iter()
-                    .position(|w| *w == "dns" || *w == "resolve")
-                    .unwrap_or(words.len());
+                let at = insertion_point(&words);
                 let mut new_words: Vec<&str> = words.get(..at).unwrap_or(&[]).to_vec();
                 new_words.push(ENTRY);
                 new_words.extend(words.get(at..).unwrap_or(&[]));
@@ -45,6 +45,40 @@ pub fn enable(text: &str) -> Option<String> {
         changed = true;
     }
     changed.then(|| out.join("\n") + "\n")
+}
+
+/// Where rustcache goes among the words of a hosts line (see the module
+/// doc).
+fn insertion_point(words: &[&str]) -> usize {
+    let after_files = match words.iter().position(|w| *w == "files") {
+        // Skip the action block that may follow `files`.
+        Some(i) => {
+            let mut j = i + 1;
+            if words.get(j).is_some_and(|w| w.starts_with('[')) {
+                while j < words.len() && !words.get(j).is_some_and(|w| w.ends_with(']')) {
+                    j += 1;
+                }
+                j += 1;
+            }
+            j.min(words.len())
+        }
+        None => 0,
+    };
+    words
+        .iter()
+        .enumerate()
+        .skip(after_files)
+        .find(|(_, w)| **w == "dns" || **w == "resolve")
+        .map_or(
+            // No DNS source after `files`: right after `files`, or at the
+            // end of a line without `files`.
+            if after_files > 0 {
+                after_files
+            } else {
+                words.len()
+            },
+            |(i, _)| i,
+        )
 }
 
 /// Returns the file with rustcache (and its action) removed from the hosts
@@ -124,6 +158,28 @@ mod tests {
         assert!(enable("passwd: files\n")
             .unwrap()
             .contains("hosts:          files rustcache"));
+    }
+
+    #[test]
+    fn enable_never_goes_before_files() {
+        let rhel9 = "hosts: resolve [!UNAVAIL=return] files myhostname dns\n";
+        assert_eq!(
+            enable(rhel9).unwrap(),
+            "hosts: resolve [!UNAVAIL=return] files myhostname rustcache [!UNAVAIL=return] dns\n"
+        );
+        let files_with_action = "hosts: files [SUCCESS=return] dns\n";
+        assert_eq!(
+            enable(files_with_action).unwrap(),
+            "hosts: files [SUCCESS=return] rustcache [!UNAVAIL=return] dns\n"
+        );
+        assert_eq!(
+            enable("hosts: dns files\n").unwrap(),
+            "hosts: dns files rustcache [!UNAVAIL=return]\n"
+        );
+        assert_eq!(
+            enable("hosts: dns\n").unwrap(),
+            "hosts: rustcache [!UNAVAIL=return] dns\n"
+        );
     }
 
     #[test]

@@ -124,9 +124,20 @@ fn check(args: &[String]) -> Result<ExitCode, String> {
 }
 
 fn edit_nsswitch(args: &[String], on: bool) -> Result<ExitCode, String> {
-    let path = path_flags(args, &["--nsswitch"])?
+    let given = path_flags(args, &["--nsswitch"])?
         .pop()
         .map_or_else(|| PathBuf::from("/etc/nsswitch.conf"), |(_, path)| path);
+    // A symlinked nsswitch.conf is edited where it points, and stays a
+    // link; one managed by authselect is not ours to edit.
+    let path = std::fs::canonicalize(&given).unwrap_or_else(|_| given.clone());
+    if path.starts_with("/etc/authselect") {
+        return Err(format!(
+            "{} is managed by authselect ({}); add rustcache to the hosts line of your \
+             authselect profile instead, see nss-rustcache(8)",
+            given.display(),
+            path.display()
+        ));
+    }
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),

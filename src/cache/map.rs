@@ -149,13 +149,15 @@ pub fn identity_at(path: &Path) -> Option<(u64, u64)> {
     Some((st.st_dev, st.st_ino))
 }
 
+const OTHER_OWNER: &str = "owned by another user";
+
 /// Checks what fstat says against the trust model.
 fn check_stat(st: &libc::stat, owner: u32) -> Result<(), MapError> {
     if st.st_mode & libc::S_IFMT != libc::S_IFREG {
         return Err(MapError::Untrusted("not a regular file"));
     }
     if st.st_uid != owner {
-        return Err(MapError::Untrusted("owned by another user"));
+        return Err(MapError::Untrusted(OTHER_OWNER));
     }
     if st.st_mode & 0o022 != 0 {
         return Err(MapError::Untrusted("writable by group or others"));
@@ -251,6 +253,11 @@ pub fn open_or_create(dir: &Path, uid: u32, geometry: Geometry) -> Result<Mappin
     let path = file_path(dir, uid);
     match open_existing(&path, uid, true) {
         Err(MapError::Io(e)) if e.kind() == io::ErrorKind::NotFound => {}
+        // Another user created root's file first (the directory is world
+        // writable), to deny everyone root's cache: root removes it.
+        Err(MapError::Untrusted(OTHER_OWNER)) if uid == 0 => {
+            let _ = std::fs::remove_file(&path);
+        }
         other => return other,
     }
     if uid == 0 {
@@ -283,13 +290,12 @@ fn create(dir: &Path, path: &Path, uid: u32, geometry: Geometry) -> Result<Mappi
         ".{uid}.cache.{:016x}",
         u64::from_le_bytes(random[..8].try_into().unwrap_or([0; 8]))
     ));
-    let fd = open(&tmp, libc::O_RDWR | libc::O_CREAT | libc::O_EXCL, 0o644)?;
-    let result = initialise(
-        &fd,
-        geometry,
-        u64::from_le_bytes(random[8..].try_into().unwrap_or([0; 8])),
-    )
-    .and_then(|()| publish(&tmp, path));
+    // Root's file is read by every user; a user's file only by that user
+    // (which names someone looks up is their business).
+    let mode = if uid == 0 { 0o644 } else { 0o600 };
+    let fd = open(&tmp, libc::O_RDWR | libc::O_CREAT | libc::O_EXCL, mode)?;
+    let seed = u64::from_le_bytes(random[8..].try_into().unwrap_or([0; 8]));
+    let result = initialise(&fd, geometry, seed, mode).and_then(|()| publish(&tmp, path));
     let _ = std::fs::remove_file(&tmp);
     result?;
     drop(fd);
@@ -297,12 +303,17 @@ fn create(dir: &Path, path: &Path, uid: u32, geometry: Geometry) -> Result<Mappi
 }
 
 /// Gives the new file its full size and its header.
-fn initialise(fd: &OwnedFd, geometry: Geometry, seed: u64) -> Result<(), MapError> {
+fn initialise(
+    fd: &OwnedFd,
+    geometry: Geometry,
+    seed: u64,
+    mode: libc::mode_t,
+) -> Result<(), MapError> {
     let size = geometry.file_size();
     // The mode is set explicitly: the process umask must not decide who may
-    // write the file.
+    // read or write the file.
     // SAFETY: plain syscalls on an open descriptor.
-    unsafe { libc::fchmod(fd.as_raw_fd(), 0o644) };
+    unsafe { libc::fchmod(fd.as_raw_fd(), mode) };
     let len = libc::off_t::try_from(size).map_err(|_| MapError::Untrusted("too large"))?;
     // SAFETY: as above.
     let rc = unsafe { libc::posix_fallocate(fd.as_raw_fd(), 0, len) };
@@ -415,7 +426,8 @@ mod tests {
         assert_eq!(b.table().get(&key, 1).unwrap().entry, entry);
         let meta = std::fs::metadata(file_path(&dir, uid())).unwrap();
         assert_eq!(meta.len(), geometry.file_size());
-        assert_eq!(meta.permissions().mode() & 0o777, 0o644);
+        let expected = if uid() == 0 { 0o644 } else { 0o600 };
+        assert_eq!(meta.permissions().mode() & 0o777, expected);
         std::fs::remove_dir_all(dir).unwrap();
     }
 

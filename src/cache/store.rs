@@ -105,7 +105,7 @@ impl Store {
         }
         let dir = &config.cache.dir;
         let uid = effective_uid();
-        let geometry = Geometry::for_size(config.cache.size_bytes);
+        let geometry = Geometry::for_size(config.cache.size_for(uid));
         refresh(&self.own, &file_path(dir, uid), || {
             open_or_create(dir, uid, geometry).ok()
         });

@@ -9,8 +9,13 @@ pub struct CacheSettings {
     pub enabled: bool,
     /// Directory of the per-user cache files (`cache-dir`).
     pub dir: PathBuf,
-    /// Size of a newly created cache file in bytes (`cache-size`, in MiB).
+    /// Size of root's cache file when created, in bytes (`cache-size`, in
+    /// MiB). Root's file is the one every user reads.
     pub size_bytes: u64,
+    /// Size of another user's cache file when created (`user-cache-size`,
+    /// MiB): every user id that resolves a name gets a file in RAM-backed
+    /// /run, so service accounts get a smaller one.
+    pub user_size_bytes: u64,
     /// Positive TTLs are raised to at least this (`min-ttl`, seconds).
     pub min_ttl: u32,
     /// Positive TTLs are cut to at most this (`max-ttl`, seconds).
@@ -22,6 +27,17 @@ pub struct CacheSettings {
     pub stale_max_age: u32,
 }
 
+impl CacheSettings {
+    /// Size of a new cache file for `uid`.
+    pub fn size_for(&self, uid: u32) -> u64 {
+        if uid == 0 {
+            self.size_bytes
+        } else {
+            self.user_size_bytes
+        }
+    }
+}
+
 impl Default for CacheSettings {
     fn default() -> Self {
         CacheSettings {
@@ -30,6 +46,8 @@ impl Default for CacheSettings {
             // 32 760 slots of 512 bytes: 8000 dual-stack names (two
             // entries each) at half load.
             size_bytes: 16 << 20,
+            // 8184 slots: 2000 dual-stack names at half load.
+            user_size_bytes: 4 << 20,
             // The TTL is honoured as given by default.
             min_ttl: 0,
             max_ttl: 86_400,

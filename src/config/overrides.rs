@@ -15,7 +15,8 @@
 //! # the shared cache
 //! cache yes               # or no
 //! cache-dir /run/rustcache
-//! cache-size 16           # MiB, for newly created files
+//! cache-size 16           # MiB, root's file (read by every user), when created
+//! user-cache-size 4       # MiB, each other user's file, when created
 //! min-ttl 0               # seconds
 //! max-ttl 86400
 //! max-negative-ttl 900
@@ -39,6 +40,7 @@ const KEYS: &[&str] = &[
     "cache",
     "cache-dir",
     "cache-size",
+    "user-cache-size",
     "min-ttl",
     "max-ttl",
     "max-negative-ttl",
@@ -56,6 +58,7 @@ pub struct Overrides {
     cache: Option<bool>,
     cache_dir: Option<PathBuf>,
     cache_size_mib: Option<u32>,
+    user_cache_size_mib: Option<u32>,
     min_ttl: Option<u32>,
     max_ttl: Option<u32>,
     max_negative_ttl: Option<u32>,
@@ -89,6 +92,9 @@ impl Overrides {
         }
         if let Some(mib) = self.cache_size_mib {
             cache.size_bytes = u64::from(mib) << 20;
+        }
+        if let Some(mib) = self.user_cache_size_mib {
+            cache.user_size_bytes = u64::from(mib) << 20;
         }
         if let Some(ttl) = self.min_ttl {
             cache.min_ttl = ttl;
@@ -188,9 +194,13 @@ impl Overrides {
                 }
                 self.cache_dir = Some(PathBuf::from(first));
             }
-            "cache-size" => {
+            "cache-size" | "user-cache-size" => {
                 let n = number(first, 1, 1024).ok_or_else(|| bad("1 to 1024 (MiB)"))?;
-                self.cache_size_mib = Some(n);
+                if key == "cache-size" {
+                    self.cache_size_mib = Some(n);
+                } else {
+                    self.user_cache_size_mib = Some(n);
+                }
             }
             "min-ttl" | "max-ttl" | "max-negative-ttl" | "stale-max-age" => {
                 let n = number(first, 0, 7 * 86_400).ok_or_else(|| bad("0 to 604800 (seconds)"))?;

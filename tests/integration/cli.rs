@@ -11,6 +11,7 @@ pub fn tests() -> Vec<Trial> {
         check_passes_a_good_configuration,
         enable_and_disable_edit_the_hosts_line_idempotently,
         enable_edits_a_bind_mounted_nsswitch_conf_in_place,
+        enable_edits_the_target_of_a_symlink_and_keeps_the_link,
     ]
 }
 
@@ -131,4 +132,30 @@ fn enable_edits_a_bind_mounted_nsswitch_conf_in_place() {
             "{text}"
         );
     });
+}
+
+/// Found by the RPM tests: renaming over a symlinked nsswitch.conf replaced
+/// the link (authselect's, say) with a plain file.
+fn enable_edits_the_target_of_a_symlink_and_keeps_the_link() {
+    let dir = tempdir("symlink");
+    let target = dir.join("real-nsswitch.conf");
+    let link = dir.join("nsswitch.conf");
+    std::fs::write(&target, "hosts: files dns\n").unwrap();
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let status = rustcache()
+        .arg("enable")
+        .arg("--nsswitch")
+        .arg(&link)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(
+        std::fs::read_to_string(&target).unwrap(),
+        "hosts: files rustcache [!UNAVAIL=return] dns\n"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
 }
