@@ -114,13 +114,12 @@ impl<'a> Key<'a> {
     /// The seeded hash of this key, never 0 (0 marks an empty slot).
     pub fn hash(&self, seed: u64) -> u64 {
         let mut h = Mix::new(seed ^ u64::from(qtype_code(self.qtype)));
-        let mut chunks = self.name.as_bytes().chunks_exact(8);
+        let bytes = self.name.as_bytes();
+        let mut chunks = bytes.chunks_exact(8);
         for chunk in &mut chunks {
-            let w = word_of(chunk);
-            h.word(w | ascii_lower_mask(w));
+            h.word(folded(word_of(chunk)));
         }
-        let tail = word_of(chunks.remainder());
-        h.word((tail | ascii_lower_mask(tail)) ^ self.name.len() as u64);
+        h.word(folded(tail_word(bytes)) ^ bytes.len() as u64);
         h.finish().max(1)
     }
 }
@@ -131,16 +130,29 @@ pub fn eq_folded(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
-    let lower = |w: u64| w | ascii_lower_mask(w);
     let (mut x, mut y) = (a.chunks_exact(8), b.chunks_exact(8));
     (&mut x)
         .zip(&mut y)
-        .all(|(p, q)| lower(word_of(p)) == lower(word_of(q)))
-        && lower(word_of(x.remainder())) == lower(word_of(y.remainder()))
+        .all(|(p, q)| folded(word_of(p)) == folded(word_of(q)))
+        && folded(tail_word(a)) == folded(tail_word(b))
+}
+
+/// `w` with ASCII upper-case letters made lower case.
+fn folded(w: u64) -> u64 {
+    w | ascii_lower_mask(w)
+}
+
+/// The last bytes of a name as one word: the last 8 (overlapping the
+/// chunks before) when there are that many, else all of them, zero-padded.
+fn tail_word(bytes: &[u8]) -> u64 {
+    match bytes.len().checked_sub(8) {
+        Some(start) => word_of(bytes.get(start..).unwrap_or(&[])),
+        None => word_of(bytes),
+    }
 }
 
 /// Up to 8 bytes as a little-endian word, zero-padded (no call to memcpy
-/// for the short tail).
+/// for a short name).
 fn word_of(bytes: &[u8]) -> u64 {
     if let Ok(full) = <[u8; 8]>::try_from(bytes) {
         return u64::from_le_bytes(full);
@@ -329,15 +341,35 @@ pub fn encode(entry: &Entry, key: &Key<'_>, seed: u64, generation: u64) -> Optio
 /// The seeded checksum: every 8-byte word up to `end` (rounded up) except
 /// the checksum word itself.
 fn checksum(buf: &[u8], end: usize, seed: u64) -> u64 {
-    let mut h = Mix::new(seed ^ 0x5eed_0fc4_ec45_0000);
-    let words = end.div_ceil(8);
-    for (i, chunk) in buf.chunks_exact(8).take(words).enumerate() {
-        if i != 5 {
-            h.word(word_of(chunk));
+    let mut sum = Checksum::new(seed);
+    for (i, chunk) in buf.chunks_exact(8).take(end.div_ceil(8)).enumerate() {
+        sum.word(i, word_of(chunk));
+    }
+    sum.finish(end)
+}
+
+/// The checksum computed word by word, so a reader can fold it into the
+/// copy out of the slot instead of making a second pass.
+pub struct Checksum(Mix);
+
+impl Checksum {
+    /// A checksum under `seed`.
+    pub fn new(seed: u64) -> Checksum {
+        Checksum(Mix::new(seed ^ 0x5eed_0fc4_ec45_0000))
+    }
+
+    /// Adds word `index` (the checksum's own word, 5, is skipped).
+    pub fn word(&mut self, index: usize, w: u64) {
+        if index != 5 {
+            self.0.word(w);
         }
     }
-    h.word(end as u64);
-    h.finish()
+
+    /// The sum of words `0..end.div_ceil(8)`, for an entry `end` bytes long.
+    pub fn finish(mut self, end: usize) -> u64 {
+        self.0.word(end as u64);
+        self.0.finish()
+    }
 }
 
 fn to_words(buf: &[u8; DATA_BYTES]) -> [u64; DATA_WORDS] {
@@ -422,13 +454,27 @@ pub fn check(
     seed: u64,
     generation: u64,
 ) -> Option<Layout> {
+    let end = used_len(buf)?;
+    let sum = checksum(buf, end.min(buf.len()), seed);
+    check_summed(buf, key, key_hash, generation, sum)
+}
+
+/// [`check`] with the checksum of the buffer already computed (as
+/// `Checksum` over the words the lengths say are used).
+pub fn check_summed(
+    buf: &[u8],
+    key: &Key<'_>,
+    key_hash: u64,
+    generation: u64,
+    sum: u64,
+) -> Option<Layout> {
     if u64_at(buf, 0)? != key_hash || u64_at(buf, 8)? != generation {
         return None;
     }
     let kind = Kind::from_code(*buf.get(52)?)?;
     let qtype = qtype_from_code(*buf.get(53)?)?;
     let end = used_len(buf)?;
-    if qtype != key.qtype || end > buf.len() || checksum(buf, end, seed) != u64_at(buf, 40)? {
+    if qtype != key.qtype || end > buf.len() || sum != u64_at(buf, 40)? {
         return None;
     }
     let key_end = FIXED + usize::from(*buf.get(54)?);
@@ -496,7 +542,7 @@ impl Layout {
             }
         };
         EntryView {
-            key: as_str(part(FIXED, k)),
+            key: part(FIXED, k),
             canonical: as_str(part(k, c)),
             aliases: part(c, a),
             addrs: part(a, e),
@@ -507,8 +553,8 @@ impl Layout {
 /// The variable parts of a checked entry, borrowed.
 #[derive(Clone, Copy, Debug)]
 pub struct EntryView<'a> {
-    /// The key, in lower case.
-    pub key: &'a str,
+    /// The key, in lower case (checked equal to a valid name).
+    pub key: &'a [u8],
     /// Canonical name (or PTR target); empty for an A/AAAA entry whose
     /// canonical name is the name asked for.
     pub canonical: &'a str,
@@ -539,7 +585,7 @@ impl EntryView<'_> {
             expires_ms: layout.expires_ms,
             retry_after_ms: layout.retry_after_ms,
             canonical: if self.canonical.is_empty() && layout.kind == Kind::Positive {
-                self.key.to_owned()
+                String::from_utf8_lossy(self.key).into_owned()
             } else {
                 self.canonical.to_owned()
             },

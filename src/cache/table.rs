@@ -14,7 +14,9 @@
 
 use std::sync::atomic::{fence, AtomicU64, Ordering};
 
-use super::entry::{check, encode, used_len, Encoded, Entry, Key, Layout, DATA_BYTES, FIXED_WORDS};
+use super::entry::{
+    check_summed, encode, used_len, Checksum, Encoded, Entry, Key, Layout, DATA_BYTES, FIXED_WORDS,
+};
 use super::layout::{Header, Slot, Stat, DATA_WORDS, LEASE_COUNT, PROBE_WINDOW, WEDGE_MS};
 use crate::upstream::{HealthTable, ServerHealth};
 
@@ -200,10 +202,10 @@ impl<'m> Table<'m> {
             if slot.data[0].load(Ordering::Relaxed) != key_hash {
                 continue;
             }
-            if !read_slot(slot, out) {
+            let Some(sum) = read_slot(slot, out, self.seed) else {
                 continue;
-            }
-            if let Some(layout) = check(out, key, key_hash, self.seed, generation) {
+            };
+            if let Some(layout) = check_summed(out, key, key_hash, generation, sum) {
                 self.touch(slot, now);
                 return Some((layout, index));
             }
@@ -405,18 +407,22 @@ fn peek_slot(slot: &Slot) -> (u64, u64) {
 
 /// Copies a slot's data into `out` if no writer touched it meanwhile: the
 /// 64-byte fixed part, then only as many words as its lengths say are in
-/// use (a typical entry is a quarter of the slot).
-fn read_slot(slot: &Slot, out: &mut [u8; DATA_BYTES]) -> bool {
+/// use (a typical entry is a quarter of the slot). Returns the checksum of
+/// what was copied, folded in on the way (see `entry::Checksum`).
+fn read_slot(slot: &Slot, out: &mut [u8; DATA_BYTES], seed: u64) -> Option<u64> {
     // SYNC POINT: Acquire pairs with the writer's final Release store of
     // the even counter: the data it wrote before is visible to the loads.
     let before = slot.seq.load(Ordering::Acquire);
     if before & 1 == 1 {
-        return false;
+        return None;
     }
-    let copy = |out: &mut [u8; DATA_BYTES], words: std::ops::Range<usize>| {
+    let mut sum = Checksum::new(seed);
+    let mut copy = |out: &mut [u8; DATA_BYTES], words: std::ops::Range<usize>| {
         for i in words {
             if let (Some(atomic), Some(dst)) = (slot.data.get(i), out.get_mut(i * 8..i * 8 + 8)) {
-                dst.copy_from_slice(&atomic.load(Ordering::Relaxed).to_le_bytes());
+                let w = atomic.load(Ordering::Relaxed);
+                sum.word(i, w);
+                dst.copy_from_slice(&w.to_le_bytes());
             }
         }
     };
@@ -430,7 +436,7 @@ fn read_slot(slot: &Slot, out: &mut [u8; DATA_BYTES]) -> bool {
     // the counter load below sees that write's odd (or later) value.
     fence(Ordering::Acquire);
     let after = slot.seq.load(Ordering::Relaxed);
-    before == after
+    (before == after).then(|| sum.finish(used))
 }
 
 /// Takes the slot (stealing it from a writer dead for [`WEDGE_MS`]) and

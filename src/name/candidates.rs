@@ -75,9 +75,12 @@ impl<'a> Candidates<'a> {
     /// The candidates for `name` (already checked by `check_host_name`,
     /// without its trailing dot).
     pub fn new(name: &'a str, absolute: bool, config: &'a Config) -> Candidates<'a> {
-        let dots = name.bytes().filter(|&b| b == b'.').count();
-        let as_is_first = absolute || dots >= usize::from(config.options.ndots);
-        let bare_refused = dots == 0 && config.options.no_tld_query;
+        // Only "at least ndots dots" matters: stop counting there.
+        let ndots = usize::from(config.options.ndots);
+        let mut dots = name.bytes().filter(|&b| b == b'.');
+        let enough_dots = ndots == 0 || dots.nth(ndots - 1).is_some();
+        let as_is_first = absolute || enough_dots;
+        let bare_refused = config.options.no_tld_query && !name.contains('.');
         Candidates {
             name,
             search: if absolute { &[] } else { &config.search },
