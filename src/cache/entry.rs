@@ -93,12 +93,28 @@ fn addr_size(q: QType) -> usize {
 pub struct Key<'a> {
     name: &'a str,
     qtype: QType,
+    /// The name has no upper-case letter (the usual case): it can be
+    /// hashed and compared as it is.
+    lower: bool,
 }
 
 impl<'a> Key<'a> {
     /// The key for `name` (any case, no trailing dot) and `qtype`.
     pub fn new(name: &'a str, qtype: QType) -> Key<'a> {
-        Key { name, qtype }
+        let bytes = name.as_bytes();
+        let mut chunks = bytes.chunks_exact(8);
+        let lower = chunks.by_ref().all(|c| ascii_lower_mask(word_of(c)) == 0)
+            && ascii_lower_mask(word_of(chunks.remainder())) == 0;
+        Key { name, qtype, lower }
+    }
+
+    /// Whether `stored` (a lower-case key) is this key's name.
+    pub fn matches(&self, stored: &[u8]) -> bool {
+        if self.lower {
+            stored == self.name.as_bytes()
+        } else {
+            eq_folded(stored, self.name.as_bytes())
+        }
     }
 
     /// The name as the caller spelled it.
@@ -115,11 +131,12 @@ impl<'a> Key<'a> {
     pub fn hash(&self, seed: u64) -> u64 {
         let mut h = Mix::new(seed ^ u64::from(qtype_code(self.qtype)));
         let bytes = self.name.as_bytes();
+        let fold = |w: u64| if self.lower { w } else { folded(w) };
         let mut chunks = bytes.chunks_exact(8);
         for chunk in &mut chunks {
-            h.word(folded(word_of(chunk)));
+            h.word(fold(word_of(chunk)));
         }
-        h.word(folded(tail_word(bytes)) ^ bytes.len() as u64);
+        h.word(fold(tail_word(bytes)) ^ bytes.len() as u64);
         h.finish().max(1)
     }
 }
@@ -425,7 +442,7 @@ fn qtype_from_code(code: u8) -> Option<QType> {
 
 /// Where the parts of a checked entry are (no borrow, so it can leave the
 /// loop that found it; small, so moving it costs little).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Layout {
     /// What it says.
     pub kind: Kind,
@@ -479,7 +496,7 @@ pub fn check_summed(
     }
     let key_end = FIXED + usize::from(*buf.get(54)?);
     // Equal (ignoring case) to the caller's checked name: a valid name.
-    if !eq_folded(buf.get(FIXED..key_end)?, key.name.as_bytes()) {
+    if !key.matches(buf.get(FIXED..key_end)?) {
         return None;
     }
     let canonical_end = key_end + usize::from(*buf.get(55)?);
@@ -523,6 +540,28 @@ pub fn check_summed(
 }
 
 impl Layout {
+    /// The addresses in `buf` (4 or 16 bytes each).
+    pub fn addrs<'a>(&self, buf: &'a [u8]) -> &'a [u8] {
+        buf.get(usize::from(self.aliases_end)..usize::from(self.end))
+            .unwrap_or(&[])
+    }
+
+    /// The packed aliases in `buf`.
+    pub fn aliases<'a>(&self, buf: &'a [u8]) -> &'a [u8] {
+        buf.get(usize::from(self.canonical_end)..usize::from(self.aliases_end))
+            .unwrap_or(&[])
+    }
+
+    /// Whether the canonical name is the name asked for (stored empty).
+    pub fn canonical_is_key(&self) -> bool {
+        self.canonical_end == self.key_end
+    }
+
+    /// Bytes of the entry in use.
+    pub fn used(&self) -> usize {
+        usize::from(self.end)
+    }
+
     /// Borrowed access to the entry in `buf` (the buffer it was checked on).
     pub fn view<'a>(&self, buf: &'a [u8]) -> EntryView<'a> {
         let (k, c, a, e) = (

@@ -35,7 +35,13 @@ pub struct Mapping {
     writable: bool,
     /// Device and inode of the file, to notice it was replaced.
     identity: (u64, u64),
+    /// Unique in this process, never reused: what a per-thread memo of a
+    /// slot was read from (see `resolve::memo`).
+    id: u64,
 }
+
+/// Mapping ids; 0 is never given out.
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 // SAFETY: the mapping is plain shared memory accessed only through atomics;
 // the pointer is owned by this value and unmapped once, on drop.
@@ -62,7 +68,7 @@ impl Mapping {
             let first = self.ptr.cast::<u8>().add(HEADER_SIZE).cast::<Slot>();
             (header, std::slice::from_raw_parts(first, self.slot_count))
         };
-        Table::new(header, slots, self.writable)
+        Table::new(header, slots, self.writable, self.id)
     }
 
     /// Device and inode of the mapped file.
@@ -200,6 +206,8 @@ fn map(fd: &OwnedFd, st: &libc::stat, writable: bool) -> Result<Mapping, MapErro
         slot_count: 0,
         writable,
         identity: (st.st_dev, st.st_ino),
+        // SYNC POINT: Relaxed; only uniqueness matters.
+        id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
     };
     // SAFETY: the mapping is at least HEADER_SIZE bytes and page aligned;
     // the header is all atomics, valid for any bit pattern.

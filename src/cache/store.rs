@@ -10,7 +10,7 @@
 //! this process is using the old mapping, so it can be unmapped at once.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{RwLock, RwLockReadGuard};
 
 use super::layout::Geometry;
@@ -25,6 +25,8 @@ const CHECK_INTERVAL_MS: u64 = 1000;
 pub struct Store {
     own: RwLock<Option<Mapping>>,
     root: RwLock<Option<Mapping>>,
+    /// Whether this process is not root, and so reads root's file too.
+    reads_root: AtomicBool,
     next_check_ms: AtomicU64,
 }
 
@@ -66,6 +68,7 @@ impl Store {
         Store {
             own: RwLock::new(None),
             root: RwLock::new(None),
+            reads_root: AtomicBool::new(false),
             next_check_ms: AtomicU64::new(0),
         }
     }
@@ -77,9 +80,12 @@ impl Store {
             return Session::none();
         }
         self.maybe_check(config, now);
+        // SYNC POINT: Relaxed; set once per check, a stale view only
+        // skips root's file for one lookup.
+        let reads_root = self.reads_root.load(Ordering::Relaxed);
         let session = Session {
             own: self.own.try_read().ok(),
-            root: self.root.try_read().ok(),
+            root: reads_root.then(|| self.root.try_read().ok()).flatten(),
         };
         if let Some(own) = session.own() {
             own.adopt_config(config.upstream_id, config.source_mtime_ns);
@@ -105,6 +111,7 @@ impl Store {
         }
         let dir = &config.cache.dir;
         let uid = effective_uid();
+        self.reads_root.store(uid != 0, Ordering::Relaxed);
         let geometry = Geometry::for_size(config.cache.size_for(uid));
         refresh(&self.own, &file_path(dir, uid), || {
             open_or_create(dir, uid, geometry).ok()

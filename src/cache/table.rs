@@ -31,6 +31,7 @@ pub struct Table<'m> {
     slots: &'m [Slot],
     writable: bool,
     seed: u64,
+    id: u64,
 }
 
 /// A hit, decoded into an owned entry (tools and tests; lookups use
@@ -58,11 +59,12 @@ impl<'m> Table<'m> {
     /// A table over a validated header and its slots. `writable` is false
     /// for another user's (root's) file mapped read-only: nothing is ever
     /// stored into it, not even a statistic.
-    pub fn new(header: &'m Header, slots: &'m [Slot], writable: bool) -> Table<'m> {
+    pub fn new(header: &'m Header, slots: &'m [Slot], writable: bool, id: u64) -> Table<'m> {
         Table {
             header,
             slots,
             writable,
+            id,
             // SYNC POINT: Relaxed; the seed never changes after the magic
             // was published (the mapping validated it with Acquire).
             seed: header.seed.load(Ordering::Relaxed),
@@ -74,7 +76,7 @@ impl<'m> Table<'m> {
         self.writable
     }
 
-    /// The current generation.
+    /// The current generation (bumped by every flush).
     pub fn generation(&self) -> u64 {
         // SYNC POINT: Relaxed; a flush racing with a lookup may be seen a
         // moment late, which only means one more hit of the old data.
@@ -185,6 +187,26 @@ impl<'m> Table<'m> {
         self.seed
     }
 
+    /// The mapping's id, unique in this process (see `Mapping`).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The sequence counter of slot `index`: unchanged and even means the
+    /// slot holds exactly what it held when the counter had this value.
+    pub fn slot_seq(&self, index: usize) -> Option<u32> {
+        // SYNC POINT: Acquire pairs with the writer's final Release store,
+        // as in read_slot.
+        self.slots.get(index).map(|s| s.seq.load(Ordering::Acquire))
+    }
+
+    /// Notes a hit on slot `index` (for eviction).
+    pub fn touch_slot(&self, index: usize, now: u64) {
+        if let Some(slot) = self.slots.get(index) {
+            self.touch(slot, now);
+        }
+    }
+
     /// Looks `key` up, copying the entry into `out`. Expired entries are
     /// returned too (the caller decides about serving stale); entries of
     /// another generation are not. Returns where the parts are and the slot.
@@ -193,7 +215,7 @@ impl<'m> Table<'m> {
         key: &Key<'_>,
         now: u64,
         out: &mut [u8; DATA_BYTES],
-    ) -> Option<(Layout, usize)> {
+    ) -> Option<(Layout, usize, u32)> {
         let key_hash = key.hash(self.seed);
         let generation = self.generation();
         for index in self.window(key_hash) {
@@ -202,12 +224,12 @@ impl<'m> Table<'m> {
             if slot.data[0].load(Ordering::Relaxed) != key_hash {
                 continue;
             }
-            let Some(sum) = read_slot(slot, out, self.seed) else {
+            let Some((sum, seq)) = read_slot(slot, out, self.seed) else {
                 continue;
             };
             if let Some(layout) = check_summed(out, key, key_hash, generation, sum) {
                 self.touch(slot, now);
-                return Some((layout, index));
+                return Some((layout, index, seq));
             }
         }
         None
@@ -216,7 +238,7 @@ impl<'m> Table<'m> {
     /// Looks `key` up into an owned entry (tools and tests).
     pub fn get(&self, key: &Key<'_>, now: u64) -> Option<Found> {
         let mut buf = [0u8; DATA_BYTES];
-        let (layout, slot) = self.get_into(key, now, &mut buf)?;
+        let (layout, slot, _) = self.get_into(key, now, &mut buf)?;
         Some(Found {
             entry: layout.view(&buf).to_entry(&layout),
             slot,
@@ -408,8 +430,9 @@ fn peek_slot(slot: &Slot) -> (u64, u64) {
 /// Copies a slot's data into `out` if no writer touched it meanwhile: the
 /// 64-byte fixed part, then only as many words as its lengths say are in
 /// use (a typical entry is a quarter of the slot). Returns the checksum of
-/// what was copied, folded in on the way (see `entry::Checksum`).
-fn read_slot(slot: &Slot, out: &mut [u8; DATA_BYTES], seed: u64) -> Option<u64> {
+/// what was copied, folded in on the way (see `entry::Checksum`), and the
+/// sequence counter the copy is consistent with.
+fn read_slot(slot: &Slot, out: &mut [u8; DATA_BYTES], seed: u64) -> Option<(u64, u32)> {
     // SYNC POINT: Acquire pairs with the writer's final Release store of
     // the even counter: the data it wrote before is visible to the loads.
     let before = slot.seq.load(Ordering::Acquire);
@@ -436,7 +459,7 @@ fn read_slot(slot: &Slot, out: &mut [u8; DATA_BYTES], seed: u64) -> Option<u64> 
     // the counter load below sees that write's odd (or later) value.
     fence(Ordering::Acquire);
     let after = slot.seq.load(Ordering::Relaxed);
-    (before == after).then(|| sum.finish(used))
+    (before == after).then(|| (sum.finish(used), before))
 }
 
 /// Takes the slot (stealing it from a writer dead for [`WEDGE_MS`]) and
@@ -516,7 +539,7 @@ pub(crate) mod tests {
                 )
             };
             assert_eq!(std::mem::size_of_val(slots), self.slots * SLOT_SIZE);
-            Table::new(self.header(), slots, true)
+            Table::new(self.header(), slots, true, 0)
         }
     }
 

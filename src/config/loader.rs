@@ -93,6 +93,9 @@ impl Sources {
             .max()
             .unwrap_or(0);
         config.upstream_id = config.upstream_identity();
+        static LOADS: AtomicU64 = AtomicU64::new(1);
+        // SYNC POINT: Relaxed; only uniqueness matters.
+        config.load_id = LOADS.fetch_add(1, Ordering::Relaxed);
         (config, errors)
     }
 

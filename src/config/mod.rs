@@ -62,6 +62,9 @@ pub struct Config {
     pub source_mtime_ns: u64,
     /// [`Config::upstream_identity`], computed once when loaded.
     pub upstream_id: u64,
+    /// Unique per load in this process (0 for defaults): what a memoised
+    /// answer was looked up under.
+    pub load_id: u64,
 }
 
 impl Default for Config {
@@ -74,6 +77,7 @@ impl Default for Config {
             cache: CacheSettings::default(),
             source_mtime_ns: 0,
             upstream_id: 0,
+            load_id: 0,
         }
     }
 }

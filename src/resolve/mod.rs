@@ -11,6 +11,7 @@
 //! Answers are handed to a closure as views borrowed from the entries they
 //! were read from; they live on the stack for the duration of the call.
 
+mod memo;
 mod question;
 
 use std::cell::OnceCell;
@@ -18,13 +19,14 @@ use std::net::IpAddr;
 use std::sync::{Arc, OnceLock};
 
 use crate::answer::{Family, HostAnswer, HostView, Outcome, PtrView};
-use crate::cache::{Session, Store};
+use crate::cache::policy::wants_refresh;
+use crate::cache::{Session, Stat, Store};
 use crate::clock::now_ms;
 use crate::config::{Config, ConfigCache, Sources, MAX_SERVERS};
 use crate::name::{check_host_name, reverse_name, unmap_v4, Candidate, Candidates};
 use crate::upstream::{HealthTable, QType, ServerHealth};
 
-use question::{Asker, Known, Pair, Scratch};
+use question::{known_from_held, Asker, Held, Known, Pair, Scratch};
 
 /// The resolver of this process: its configuration, its cache files, and
 /// what it knows about the servers when it has no cache file to share that
@@ -73,27 +75,60 @@ impl Resolver {
         family: Family,
         f: impl FnOnce(Outcome<HostView<'_>>) -> R,
     ) -> R {
-        let Ok((name, absolute)) = check_host_name(name) else {
-            return f(Outcome::NotFound);
-        };
+        let raw = name;
         let config = self.config.get();
         let now = now_ms();
         let session = self.store.session(&config, now);
+        let mut scratch = Scratch::new();
+        let mut memo_candidate = None;
+        if let Some(parts) = memo::lookup(
+            raw,
+            family,
+            config.load_id,
+            &session,
+            now,
+            &mut scratch,
+            &mut memo_candidate,
+        ) {
+            let mut known: Pair = [None, None];
+            for (k, part) in known.iter_mut().zip(parts) {
+                if let Some((layout, token)) = part {
+                    *k = Some(known_from_held(Held::cached(layout, token, now)));
+                }
+            }
+            let bare = raw.strip_suffix(b".").unwrap_or(raw);
+            let candidate = match &memo_candidate {
+                Some(c) => Some(c.as_str()),
+                None => std::str::from_utf8(bare).ok(),
+            };
+            if let (Some(candidate), Step::Found) = (candidate, step(&known)) {
+                if let Some(own) = session.own() {
+                    own.count(Stat::Hits, known.iter().flatten().count() as u64);
+                }
+                return f(Outcome::Found(host_view(candidate, &known, &scratch)));
+            }
+        }
+        let Ok((name, absolute)) = check_host_name(name) else {
+            return f(Outcome::NotFound);
+        };
         let asker = self.asker(&config, &session, now);
         let qtypes: &[QType] = match family {
             Family::V4 => &[QType::A],
             Family::V6 => &[QType::Aaaa],
             Family::Any => &[QType::A, QType::Aaaa],
         };
-        let mut scratch = Scratch::new();
         let mut got_nodata = false;
         let mut got_servfail = false;
         let list = Candidates::new(name, absolute, &config);
         let mut buf = None;
+        let mut first = true;
         for i in 0.. {
             let candidate = match list.get(i, &mut buf) {
                 Candidate::Name(n) => n,
-                Candidate::Skip => continue,
+                Candidate::Skip => {
+                    first = false;
+                    continue;
+                }
                 Candidate::End => break,
             };
             let Ok(known) = asker.answer(candidate, qtypes, &mut scratch) else {
@@ -101,6 +136,20 @@ impl Resolver {
             };
             match step(&known) {
                 Step::Found => {
+                    // Only an answer from the first candidate: a memo of a
+                    // later one would miss a change in the earlier ones'
+                    // negative entries.
+                    if first {
+                        remember(
+                            raw,
+                            family,
+                            config.load_id,
+                            candidate,
+                            &known,
+                            &scratch,
+                            now,
+                        );
+                    }
                     return f(Outcome::Found(host_view(candidate, &known, &scratch)));
                 }
                 Step::NxDomain => {}
@@ -108,6 +157,7 @@ impl Resolver {
                 Step::ServFail => got_servfail = true,
                 Step::Timeout => return f(Outcome::TryAgain),
             }
+            first = false;
         }
         f(finish_search(got_nodata, got_servfail))
     }
@@ -141,8 +191,8 @@ impl Resolver {
                     ttl: held.ttl(),
                 }))
             }
-            Some(Known::NoData) => f(Outcome::NoData),
-            Some(Known::NxDomain) => f(Outcome::NotFound),
+            Some(Known::NoData(_)) => f(Outcome::NoData),
+            Some(Known::NxDomain(_)) => f(Outcome::NotFound),
             _ => f(Outcome::TryAgain),
         }
     }
@@ -161,6 +211,37 @@ impl Resolver {
             deadline: OnceCell::new(),
         }
     }
+}
+
+/// Remembers an answer in this thread's memo when every part of it came
+/// fresh from a cache file (see `memo`).
+fn remember(
+    raw: &[u8],
+    family: Family,
+    load_id: u64,
+    candidate: &str,
+    known: &Pair,
+    scratch: &Scratch,
+    now: u64,
+) {
+    let mut parts = [None, None];
+    for (i, k) in known.iter().enumerate() {
+        let Some(k) = k else { continue };
+        let Some(held) = k.held() else { return };
+        let (Some(token), Some(bytes)) = (held.token(), scratch.slot(i)) else {
+            return;
+        };
+        let layout = *held.layout();
+        if now >= layout.expires_ms || wants_refresh(layout.stored_ms, layout.expires_ms, now) {
+            return;
+        }
+        parts[i] = Some(memo::Part {
+            token,
+            layout,
+            bytes: *bytes,
+        });
+    }
+    memo::remember(raw, family, load_id, candidate, parts);
 }
 
 /// glibc's end of search: NODATA if any candidate had the name, else
@@ -184,8 +265,8 @@ fn step(known: &Pair) -> Step {
         total += 1;
         match k {
             Known::Data(_) => return Step::Found,
-            Known::NxDomain => nxdomain += 1,
-            Known::NoData => nodata = true,
+            Known::NxDomain(_) => nxdomain += 1,
+            Known::NoData(_) => nodata = true,
             Known::ServFail => servfail = true,
             Known::Timeout => timeout = true,
         }
@@ -207,25 +288,36 @@ fn step(known: &Pair) -> Step {
 /// cache holds whoever asked first), as glibc's `dns` module would.
 fn host_view<'a>(query: &'a str, known: &'a Pair, scratch: &'a Scratch) -> HostView<'a> {
     let part = |i: usize| match known.get(i) {
-        Some(Some(Known::Data(h))) => Some((h, h.layout().view(scratch.bytes(i)))),
+        Some(Some(Known::Data(h))) => Some((h, scratch.bytes(i))),
         _ => None,
     };
     let (p1, p2) = (part(0), part(1));
     let same = |n: &str| crate::cache::eq_folded(n.as_bytes(), query.as_bytes());
-    let respell = |n: &'a str| if same(n) { query } else { n };
     let (name, aliases) = match p1.or(p2) {
         // An empty canonical name means the name asked for.
-        Some((_, view)) if view.canonical.is_empty() => (query, view.aliases),
-        Some((_, view)) => (respell(view.canonical), view.aliases),
+        Some((h, bytes)) if h.layout().canonical_is_key() => (query, h.layout().aliases(bytes)),
+        Some((h, bytes)) => {
+            let view = h.layout().view(bytes);
+            let name = if same(view.canonical) {
+                query
+            } else {
+                view.canonical
+            };
+            (name, view.aliases)
+        }
         None => (query, &[][..]),
     };
-    let first_alias = crate::cache::aliases(aliases)
-        .next()
-        .filter(|a| same(a))
-        .map(|_| query);
+    let first_alias = if aliases.is_empty() {
+        None
+    } else {
+        crate::cache::aliases(aliases)
+            .next()
+            .filter(|a| same(a))
+            .map(|_| query)
+    };
     let addrs = |q: QType| match (p1, p2) {
-        (Some((h, v)), _) if h.layout().qtype == q => v.addrs,
-        (_, Some((h, v))) if h.layout().qtype == q => v.addrs,
+        (Some((h, b)), _) if h.layout().qtype == q => h.layout().addrs(b),
+        (_, Some((h, b))) if h.layout().qtype == q => h.layout().addrs(b),
         _ => &[][..],
     };
     let ttl = match (p1, p2) {

@@ -57,6 +57,26 @@ impl Scratch {
         }
     }
 
+    /// Copies the first `used` bytes of a slot-sized entry into place `i`.
+    pub fn put_slot(&mut self, i: usize, bytes: &[u8; DATA_BYTES], used: usize) {
+        if let (Some(dst), Some(src)) = (self.slots.get_mut(i), bytes.get(..used)) {
+            if let Some(d) = dst.get_mut(..used) {
+                d.copy_from_slice(src);
+            }
+        }
+        if let Some(l) = self.large.get_mut(i) {
+            *l = None;
+        }
+    }
+
+    /// The slot-sized bytes of place `i` (a copy of a cache slot).
+    pub fn slot(&self, i: usize) -> Option<&[u8; DATA_BYTES]> {
+        match self.large.get(i) {
+            Some(None) => self.slots.get(i),
+            _ => None,
+        }
+    }
+
     /// Puts an encoded entry in place for question `i`.
     fn set(&mut self, i: usize, encoded: Encoded) {
         match encoded {
@@ -77,6 +97,20 @@ impl Scratch {
     }
 }
 
+/// Proof of where a cached entry was read: while that slot's counter and
+/// the file's generation are unchanged, the slot holds the same bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Token {
+    /// The mapping (see `cache::Table::id`).
+    pub mapping: u64,
+    /// The slot.
+    pub slot: usize,
+    /// Its sequence counter when copied.
+    pub seq: u32,
+    /// The file's generation when copied.
+    pub generation: u64,
+}
+
 /// An entry in hand, its bytes in the lookup's [`Scratch`]: copied out of
 /// a cache file, or encoded from an upstream answer.
 #[derive(Clone, Debug)]
@@ -84,11 +118,23 @@ pub struct Held {
     layout: Layout,
     /// The slot it came from, in this process's own file (refresh lease).
     own_slot: Option<usize>,
+    /// Where it was read, if it came from a cache file.
+    token: Option<Token>,
     /// TTL to report.
     ttl: u32,
 }
 
 impl Held {
+    /// An entry read from a cache file earlier (the memo), still valid.
+    pub fn cached(layout: Layout, token: Token, now: u64) -> Held {
+        Held {
+            ttl: remaining_ttl(layout.expires_ms, now),
+            layout,
+            own_slot: None,
+            token: Some(token),
+        }
+    }
+
     /// Where the parts are.
     pub fn layout(&self) -> &Layout {
         &self.layout
@@ -97,6 +143,11 @@ impl Held {
     /// TTL to report.
     pub fn ttl(&self) -> u32 {
         self.ttl
+    }
+
+    /// Where it was read, if from a cache file.
+    pub fn token(&self) -> Option<Token> {
+        self.token
     }
 
     fn fresh(&self, now: u64) -> bool {
@@ -109,14 +160,24 @@ impl Held {
 pub enum Known {
     /// Records (bytes in the lookup's [`Scratch`]).
     Data(Held),
-    /// The name does not exist.
-    NxDomain,
-    /// The name exists without records of this type.
-    NoData,
+    /// The name does not exist (with the cache entry that says so, if any).
+    NxDomain(Option<Held>),
+    /// The name exists without records of this type (likewise).
+    NoData(Option<Held>),
     /// The servers answered only with failures.
     ServFail,
     /// No server answered in time.
     Timeout,
+}
+
+impl Known {
+    /// The entry behind this answer, if it is one.
+    pub fn held(&self) -> Option<&Held> {
+        match self {
+            Known::Data(h) | Known::NxDomain(Some(h)) | Known::NoData(Some(h)) => Some(h),
+            _ => None,
+        }
+    }
 }
 
 /// What is known about one or two questions, in question order.
@@ -443,12 +504,12 @@ impl Asker<'_> {
             }
             Answer::Reply(Reply::Data(chain)) => match negative_ttl(settings, chain.negative_ttl) {
                 Some(ttl) => negative_entry(Kind::NoData, ttl, now),
-                None => return Known::NoData,
+                None => return Known::NoData(None),
             },
             Answer::Reply(Reply::NxDomain { negative_ttl: soa }) => {
                 match negative_ttl(settings, soa) {
                     Some(ttl) => negative_entry(Kind::NxDomain, ttl, now),
-                    None => return Known::NxDomain,
+                    None => return Known::NxDomain(None),
                 }
             }
             failure => {
@@ -482,6 +543,7 @@ impl Asker<'_> {
                 ttl: entry.ttl,
                 layout,
                 own_slot: None,
+                token: None,
             }),
             None => Known::ServFail,
         }
@@ -536,11 +598,17 @@ fn read(
     own: bool,
     buf: &mut [u8; DATA_BYTES],
 ) -> Option<Held> {
-    let (layout, slot) = table.get_into(key, now, buf)?;
+    let (layout, slot, seq) = table.get_into(key, now, buf)?;
     Some(Held {
         ttl: remaining_ttl(layout.expires_ms, now),
         layout,
         own_slot: own.then_some(slot),
+        token: Some(Token {
+            mapping: table.id(),
+            slot,
+            seq,
+            generation: table.generation(),
+        }),
     })
 }
 
@@ -551,11 +619,11 @@ fn is_usable_stale(layout: &Layout, now: u64, stale_limit: u64) -> bool {
         && now < layout.expires_ms.saturating_add(stale_limit)
 }
 
-fn known_from_held(held: Held) -> Known {
+pub(super) fn known_from_held(held: Held) -> Known {
     match held.layout.kind {
         Kind::Positive => Known::Data(held),
-        Kind::NxDomain => Known::NxDomain,
-        Kind::NoData => Known::NoData,
+        Kind::NxDomain => Known::NxDomain(Some(held)),
+        Kind::NoData => Known::NoData(Some(held)),
     }
 }
 
