@@ -82,6 +82,9 @@ pub struct Header {
     pub health: [ServerHealth; HEALTH_COUNT],
     /// Miss-coalescing leases: `key_tag << 32 | until_ms as u32`.
     pub leases: [AtomicU64; LEASE_COUNT],
+    /// The process id holding each lease, so waiters can tell a holder
+    /// that was killed mid-query from a slow one.
+    pub lease_owners: [AtomicU32; LEASE_COUNT],
 }
 
 /// One cache slot: four control words and the entry data.

@@ -33,8 +33,9 @@ pub struct Mapping {
     len: usize,
     slot_count: usize,
     writable: bool,
-    /// Device and inode of the file, to notice it was replaced.
-    identity: (u64, u64),
+    /// Device, inode and size of the file, to notice it was replaced (or,
+    /// against all advice, truncated).
+    identity: (u64, u64, u64),
     /// Unique in this process, never reused: what a per-thread memo of a
     /// slot was read from (see `resolve::memo`).
     id: u64,
@@ -71,8 +72,8 @@ impl Mapping {
         Table::new(header, slots, self.writable, self.id)
     }
 
-    /// Device and inode of the mapped file.
-    pub fn identity(&self) -> (u64, u64) {
+    /// Device, inode and size of the mapped file.
+    pub fn identity(&self) -> (u64, u64, u64) {
         self.identity
     }
 }
@@ -143,8 +144,8 @@ fn fstat(fd: &OwnedFd) -> io::Result<libc::stat> {
     Ok(st)
 }
 
-/// Device and inode at `path`, without following a symlink.
-pub fn identity_at(path: &Path) -> Option<(u64, u64)> {
+/// Device, inode and size at `path`, without following a symlink.
+pub fn identity_at(path: &Path) -> Option<(u64, u64, u64)> {
     let c = cstring(path).ok()?;
     // SAFETY: an all-zero stat is a valid value to be overwritten.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
@@ -152,7 +153,7 @@ pub fn identity_at(path: &Path) -> Option<(u64, u64)> {
     if unsafe { libc::lstat(c.as_ptr(), &mut st) } != 0 {
         return None;
     }
-    Some((st.st_dev, st.st_ino))
+    Some((st.st_dev, st.st_ino, u64::try_from(st.st_size).unwrap_or(0)))
 }
 
 const OTHER_OWNER: &str = "owned by another user";
@@ -205,7 +206,7 @@ fn map(fd: &OwnedFd, st: &libc::stat, writable: bool) -> Result<Mapping, MapErro
         len,
         slot_count: 0,
         writable,
-        identity: (st.st_dev, st.st_ino),
+        identity: (st.st_dev, st.st_ino, u64::try_from(st.st_size).unwrap_or(0)),
         // SYNC POINT: Relaxed; only uniqueness matters.
         id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
     };

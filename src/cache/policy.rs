@@ -15,6 +15,10 @@ pub const STALE_RETRY_MS: u64 = 30_000;
 pub const CLIENT_RESPONSE_TIMER: Duration = Duration::from_millis(1800);
 /// An entry hit in the last 1/REFRESH_FRACTION of its TTL is refreshed.
 pub const REFRESH_FRACTION: u64 = 10;
+/// The caller refreshing a still valid entry waits at most this for the
+/// upstream before answering from the cache: a hit must not turn into a
+/// wait on a dead server.
+pub const REFRESH_WAIT: Duration = Duration::from_millis(100);
 
 /// The stored TTL of a positive answer.
 pub fn positive_ttl(settings: &CacheSettings, ttl: u32) -> u32 {

@@ -166,6 +166,14 @@ impl<'m> Table<'m> {
         if !self.writable || current_hash == hash || mtime_ns <= current_mtime {
             return false;
         }
+        if current_hash == 0 {
+            // A new file: nothing in it to flush.
+            self.header
+                .config_mtime_ns
+                .store(mtime_ns, Ordering::Relaxed);
+            self.header.config_hash.store(hash, Ordering::Relaxed);
+            return false;
+        }
         // SYNC POINT: a race between two adopters of the same new
         // configuration flushes twice, which is harmless.
         self.header
@@ -365,19 +373,31 @@ impl<'m> Table<'m> {
         }
         let new = (u64::from(tag) << 32) | (until_ms & 0xffff_ffff);
         match word.compare_exchange(current, new, Ordering::AcqRel, Ordering::Acquire) {
-            Ok(_) => Lease::Acquired,
+            Ok(_) => {
+                if let Some(owner) = self.lease_owner(key_hash) {
+                    // SYNC POINT: Relaxed; a waiter reading the previous
+                    // owner only waits (bounded by the lease) a little more.
+                    owner.store(std::process::id(), Ordering::Relaxed);
+                }
+                Lease::Acquired
+            }
             Err(now_held) if split_lease(now_held).0 == tag => Lease::HeldByOther,
             Err(_) => Lease::Unavailable,
         }
     }
 
-    /// Whether someone still holds the lease of `key`.
+    /// Whether someone still holds the lease of `key`: not expired, and
+    /// its holder not killed (a process killed mid-query must not hold the
+    /// others up until its lease runs out).
     pub fn lease_held(&self, key: &Key<'_>, now: u64) -> bool {
         let key_hash = key.hash(self.seed);
-        self.lease_word(key_hash).is_some_and(|word| {
+        let live = self.lease_word(key_hash).is_some_and(|word| {
             let (tag, until) = split_lease(word.load(Ordering::Acquire));
             tag == lease_tag(key_hash) && lease_live(until, now)
-        })
+        });
+        live && self
+            .lease_owner(key_hash)
+            .is_none_or(|owner| process_exists(owner.load(Ordering::Relaxed)))
     }
 
     /// Gives the lease of `key` back (after storing the answer).
@@ -396,11 +416,32 @@ impl<'m> Table<'m> {
         }
     }
 
+    fn lease_owner(&self, key_hash: u64) -> Option<&std::sync::atomic::AtomicU32> {
+        self.header
+            .lease_owners
+            .get((key_hash % LEASE_COUNT as u64) as usize)
+    }
+
     fn lease_word(&self, key_hash: u64) -> Option<&AtomicU64> {
         self.header
             .leases
             .get((key_hash % LEASE_COUNT as u64) as usize)
     }
+}
+
+/// Whether process `pid` exists (0, unknown: assume it does). A process of
+/// another user, or in another PID namespace, may be reported wrongly; the
+/// cost is one extra upstream query or a wait bounded by the lease.
+fn process_exists(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return true;
+    };
+    if pid <= 0 {
+        return true;
+    }
+    // SAFETY: kill with signal 0 sends nothing; it only checks the pid.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
 }
 
 fn lease_tag(key_hash: u64) -> u32 {
@@ -470,7 +511,8 @@ fn write_slot(slot: &Slot, words: &[u64; DATA_WORDS], now: u64) -> bool {
         seq.wrapping_add(1)
     } else {
         let since = slot.locked_ms.load(Ordering::Relaxed);
-        if now.saturating_sub(since) < WEDGE_MS {
+        // A lock time in the future is corruption: as dead as an old one.
+        if since <= now && now - since < WEDGE_MS {
             return false;
         }
         // Still odd: we own it now; the checksum rejects what the dead
@@ -650,10 +692,12 @@ pub(crate) mod tests {
         let t = m.table();
         let key = Key::new("a.example", QType::A);
         t.put_entry(&key, &entry(1, 60_000), 0, 0);
-        assert!(t.adopt_config(11, 100));
+        assert!(!t.adopt_config(11, 100), "a new file has nothing to flush");
+        assert!(t.get(&key, 1).is_some());
+        assert!(t.adopt_config(12, 150));
         assert!(t.get(&key, 1).is_none());
         t.put_entry(&key, &entry(1, 60_000), 0, 0);
-        assert!(!t.adopt_config(11, 200), "same configuration");
+        assert!(!t.adopt_config(12, 200), "same configuration");
         assert!(!t.adopt_config(22, 50), "older view");
         assert!(t.get(&key, 1).is_some());
     }

@@ -82,12 +82,15 @@ impl Sources {
             // glibc ignores options it does not know here too.
             config.options.apply_words(words.split_ascii_whitespace());
         }
+        // The inode change time, not the modification time: a file put
+        // back with `cp -p`, `rsync -a` or from a backup carries an old
+        // mtime, but its ctime is always when it was changed.
         config.source_mtime_ns = [&self.resolv_conf, &self.rustcache_conf]
             .iter()
             .filter_map(|p| std::fs::metadata(p).ok())
             .map(|m| {
-                let secs = u64::try_from(m.mtime()).unwrap_or(0);
-                let nanos = u64::try_from(m.mtime_nsec()).unwrap_or(0);
+                let secs = u64::try_from(m.ctime()).unwrap_or(0);
+                let nanos = u64::try_from(m.ctime_nsec()).unwrap_or(0);
                 secs.saturating_mul(1_000_000_000).saturating_add(nanos)
             })
             .max()

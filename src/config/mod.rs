@@ -57,8 +57,9 @@ pub struct Config {
     pub options: Options,
     /// The shared cache.
     pub cache: CacheSettings,
-    /// Modification time (ns since the epoch) of the newest configuration
-    /// file this was read from; 0 if none exists.
+    /// Change time (ctime, ns since the epoch) of the newest configuration
+    /// file this was read from; 0 if none exists. Orders configurations:
+    /// only a newer one flushes the cache.
     pub source_mtime_ns: u64,
     /// [`Config::upstream_identity`], computed once when loaded.
     pub upstream_id: u64,

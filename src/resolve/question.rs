@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use crate::cache::policy::{
     negative_ttl, positive_ttl, remaining_ttl, stale_limit_ms, wants_refresh,
-    CLIENT_RESPONSE_TIMER, STALE_RETRY_MS, STALE_TTL,
+    CLIENT_RESPONSE_TIMER, REFRESH_WAIT, STALE_RETRY_MS, STALE_TTL,
 };
 use crate::cache::{Encoded, Entry, Key, Kind, Layout, Lease, Session, Stat, Table, DATA_BYTES};
 use crate::config::Config;
@@ -387,25 +387,37 @@ impl Asker<'_> {
     ) -> Pair {
         let mut out: Pair = [None, None];
         if let Some(own) = self.session.own() {
+            // The questions this caller won the refresh lease for, asked
+            // together in one bounded exchange.
+            let mut due = [false; 2];
+            let mut left = REFRESH_WAIT;
             for i in 0..2 {
-                let (Some(key), Some(held)) = (&keys[i], &found[i]) else {
-                    continue;
-                };
-                let due = held.layout.kind == Kind::Positive
+                let Some(held) = &found[i] else { continue };
+                due[i] = held.layout.kind == Kind::Positive
                     && wants_refresh(held.layout.stored_ms, held.layout.expires_ms, now)
                     && held.own_slot.is_some_and(|slot| {
                         own.try_refresh_lease(slot, now, held.layout.expires_ms)
                     });
-                if !due {
-                    continue;
+                if due[i] {
+                    left = left.min(Duration::from_millis(
+                        held.layout.expires_ms.saturating_sub(now),
+                    ));
                 }
-                self.count(Stat::Refreshes, 1);
-                let left = Duration::from_millis(held.layout.expires_ms.saturating_sub(now));
+            }
+            let asked: Vec<usize> = (0..2).filter(|&i| due[i]).collect();
+            if let Some(name) = asked.first().and_then(|&i| keys[i]).map(|k| k.name()) {
+                self.count(Stat::Refreshes, asked.len() as u64);
+                let qtypes: Vec<QType> = asked
+                    .iter()
+                    .filter_map(|&i| keys[i].map(|k| k.qtype()))
+                    .collect();
                 let until = self.deadline().min(Instant::now() + left);
-                if let Ok(answers) = self.fetch(key.name(), &[key.qtype()], until) {
-                    if let Some(answer @ Answer::Reply(_)) = answers.into_iter().next() {
-                        let now = crate::clock::now_ms();
-                        out[i] = Some(self.store(i, key, answer, now, None, scratch));
+                if let Ok(answers) = self.fetch(name, &qtypes, until) {
+                    let now = crate::clock::now_ms();
+                    for (&i, answer) in asked.iter().zip(answers) {
+                        if let (Some(key), Answer::Reply(_)) = (&keys[i], &answer) {
+                            out[i] = Some(self.store(i, key, answer, now, None, scratch));
+                        }
                     }
                 }
             }
