@@ -8,7 +8,8 @@
 //!
 //! The binary doubles as the probe: `main` first hands over to
 //! `rustcache_testkit::probe::main_if_probe`, which runs probe operations and exits when
-//! the sandbox re-executes this binary with `--rustcache-probe`.
+//! the sandbox re-executes this binary with `--rustcache-probe`; and as the cache stress
+//! worker (`--cache-stress`, see `stress`).
 
 // The workspace denies these for library code; tests may unwrap and panic (STYLE.md),
 // and a harness = false target is not `cfg(test)`, so clippy's test exemption misses it.
@@ -23,12 +24,14 @@ macro_rules! trials {
     };
 }
 
+mod cache;
 mod cli;
 mod common;
 mod differential;
 mod entry_points;
 mod harness;
 mod nsswitch;
+mod stress;
 mod upstream;
 
 /// A trial running `f`; a panic fails it (libtest-mimic catches it).
@@ -41,6 +44,7 @@ fn trial(module_path: &str, name: &str, f: fn()) -> Trial {
 }
 
 fn main() {
+    stress::main_if_worker();
     rustcache_testkit::probe::main_if_probe();
     let args = Arguments::from_args();
     let mut tests = Vec::new();
@@ -50,5 +54,6 @@ fn main() {
     tests.extend(nsswitch::tests());
     tests.extend(cli::tests());
     tests.extend(upstream::tests());
+    tests.extend(cache::tests());
     libtest_mimic::run(&args, tests).exit();
 }

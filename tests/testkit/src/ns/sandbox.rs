@@ -286,8 +286,21 @@ impl Sandbox {
     /// Like [`probe`](Self::probe), running the probe as `uid`/`gid` (after the mounts).
     #[track_caller]
     pub fn probe_as(&self, uid: u32, gid: u32, ops: &[&str]) -> ProbeOutput {
+        self.probe_as_with(uid, gid, ops, |_| {})
+    }
+
+    /// Like [`probe_as`](Self::probe_as), letting `adjust` change the command first
+    /// (its `pre_exec` hooks run after the mounts and the switch to `uid`/`gid`).
+    #[track_caller]
+    pub fn probe_as_with(
+        &self,
+        uid: u32,
+        gid: u32,
+        ops: &[&str],
+        adjust: impl FnOnce(&mut Command),
+    ) -> ProbeOutput {
         let running = self
-            .spawn_probe(ops, Some((uid, gid)), |_| {})
+            .spawn_probe(ops, Some((uid, gid)), adjust)
             .unwrap_or_else(|e| panic!("cannot spawn a probe: {e}"));
         self.wait_all(vec![running]).remove(0)
     }

@@ -1,0 +1,188 @@
+//! `rustcache-bench`: rustcache measured side by side with glibc's own `dns` module,
+//! nscd, dnsmasq, unbound and a do-nothing "floor" NSS module, in one run, against the
+//! same scripted upstream servers.
+//!
+//! ```text
+//! make bench                       # builds the module, then runs every scenario
+//! cargo run --release --locked -p rustcache-testkit --bin rustcache-bench -- \
+//!     [--scenario NAME]... [--system NAME]... [--runs N] [--slow-runs N] \
+//!     [--procs N] [--lookups N] [--slow-lookups N] [--hot-ms MS] [--out PATH]
+//! ```
+//!
+//! Needs root: every measurement runs inside a private network + mount namespace
+//! ([`Sandbox`](rustcache_testkit::ns::Sandbox)) where scripted servers listen on
+//! 127.0.0.x, daemons run with configuration files from the sandbox directory, and
+//! probe processes see a private `/etc/resolv.conf`, `/etc/nsswitch.conf` and `/run`.
+//! The host's `/etc` is never touched and no packet leaves loopback. The module is
+//! loaded from `$RUSTCACHE_MODULE_DIR` (default `target/release`, where `make build`
+//! puts it).
+//!
+//! # Systems and scenarios
+//!
+//! A *system* ([`System`]) is one way for a process to resolve names: `glibc-dns`
+//! (`hosts: dns`), `rustcache` (`hosts: rustcache`, the module alone), `nscd`,
+//! `dnsmasq` and `unbound` (caching daemons started inside the sandbox) and `floor`
+//! (`hosts: floor`, a C module built by the bench from `bench/floor/nss_floor.c` that
+//! answers two fixed names instantly). A system whose program is not installed is
+//! skipped, and the report says which Debian package provides it.
+//!
+//! A *scenario* ([`Scenario`]) runs once per system it applies to, each time in a fresh
+//! sandbox (new servers, new `/run`), one system after the other, and yields one table:
+//! `dead-first`, `steady`, `dead-first-warm` (the dead-nameserver and steady-state
+//! figures of issue 2), `shared-names`, `stampede`, `hit-latency`, `direct-call` and
+//! `dead-first-learned` (the acceptance figures of issue 3). bench/README.md describes
+//! every one, how each system is set up, and how to read the tables.
+//!
+//! Every answer is checked (exactly the name's addresses); a wrong or missing answer
+//! stops the run with the probe's whole output. Properties the project promises are
+//! checked under the tables (`check ok` / `check FAILED`).
+//!
+//! # Output
+//!
+//! An environment header (date, kernel, glibc, CPUs, commit, module, tool versions,
+//! skipped systems, the cost of spawning a probe that does nothing), then per scenario
+//! a Markdown table: `n` samples, median, p10, p90 (linear interpolation between order
+//! statistics), min, max, and the ratio to the scenario's reference system. The same
+//! text goes to `bench/results/latest.md` (or `--out`). Progress goes to stderr. Exit
+//! status: 0; 1 when an answer was wrong, a probe or daemon failed or a check did not
+//! hold; 2 on bad usage.
+//!
+//! # Adding a system
+//!
+//! Add a [`System`] variant: its name, its hosts line, the program it needs, and a
+//! [`System::prepare`] arm that writes the sandbox's files and may start a daemon
+//! ([`daemon`]). Then list it in the scenarios it applies to ([`Scenario::systems`]).
+
+mod answer;
+mod child;
+mod daemon;
+mod environment;
+mod error;
+mod floor;
+mod options;
+mod runner;
+mod scenario;
+mod system;
+mod table;
+mod tools;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use rustcache_testkit::ns::module_path;
+use rustcache_testkit::probe::main_if_probe;
+
+use environment::Environment;
+use error::BenchError;
+use floor::FloorModule;
+use options::{Options, USAGE};
+use scenario::Scenario;
+use system::System;
+use tools::Availability;
+
+fn main() -> ExitCode {
+    // The runner re-executes this binary as its probe processes.
+    child::main_if_child();
+    main_if_probe();
+    let opts = match Options::parse(std::env::args().skip(1)) {
+        Ok(Some(opts)) => opts,
+        Ok(None) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("rustcache-bench: {e}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(&opts) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => {
+            eprintln!("rustcache-bench: a check failed (see the tables)");
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            eprintln!("rustcache-bench: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// What every scenario needs besides its own options: the programs found and the
+/// floor module, if built.
+pub struct Context<'a> {
+    pub opts: &'a Options,
+    pub tools: &'a Availability,
+    pub floor: Option<&'a FloorModule>,
+}
+
+impl Context<'_> {
+    /// The systems `scenario` runs, in `--system` order: those it applies to, minus the
+    /// ones whose program is missing.
+    fn systems_for(&self, scenario: Scenario) -> Vec<System> {
+        self.opts
+            .systems
+            .iter()
+            .copied()
+            .filter(|s| scenario.systems().contains(s) && self.tools.available(*s))
+            .collect()
+    }
+}
+
+/// Runs every selected scenario, prints and writes the report; returns whether every
+/// check held.
+fn run(opts: &Options) -> Result<bool, BenchError> {
+    let tools = Availability::probe(&opts.systems);
+    let runs_any = |system: System| {
+        tools.available(system)
+            && opts
+                .scenarios
+                .iter()
+                .any(|sc| sc.systems().contains(&system))
+    };
+    if runs_any(System::Rustcache) {
+        let (module, exists) = module_path();
+        if !exists {
+            return Err(BenchError::ModuleMissing(module));
+        }
+    }
+    let floor = match tools.program(System::Floor) {
+        Some(cc) if runs_any(System::Floor) => Some(FloorModule::build(cc)?),
+        _ => None,
+    };
+    let ctx = Context {
+        opts,
+        tools: &tools,
+        floor: floor.as_ref(),
+    };
+    let env = Environment::collect(&ctx)?;
+    let mut report = env.render();
+    print!("{report}");
+    let mut all_passed = true;
+    for &scenario in &opts.scenarios {
+        let section = scenario.run(&ctx)?;
+        let text = section.render(&opts.systems);
+        print!("{text}");
+        report.push_str(&text);
+        all_passed &= section.checks.iter().all(|c| c.passed);
+    }
+    if let Some(dir) = opts.out.parent() {
+        fs::create_dir_all(dir)
+            .map_err(|e| BenchError::io(format!("create {}", dir.display()), e))?;
+    }
+    fs::write(&opts.out, &report)
+        .map_err(|e| BenchError::io(format!("write {}", opts.out.display()), e))?;
+    eprintln!("report written to {}", opts.out.display());
+    Ok(all_passed)
+}
+
+/// The workspace root (two levels above this crate).
+pub fn workspace_root() -> PathBuf {
+    let testkit = Path::new(env!("CARGO_MANIFEST_DIR"));
+    testkit
+        .parent()
+        .and_then(Path::parent)
+        .unwrap_or(testkit)
+        .to_path_buf()
+}
