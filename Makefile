@@ -4,7 +4,8 @@
 #                  the hosts line of nsswitch.conf (idempotent), check it
 #   make test      lints, unit tests and the glibc integration tests
 #                  (needs root: they run in private namespaces)
-#   make bench     benchmarks against glibc's dns module (see bench/)
+#   make bench     rustcache side by side with glibc's dns module, nscd,
+#                  dnsmasq, unbound and a floor module (see bench/README.md)
 #   make rpm       binary RPM for Amazon Linux 2023 from the working tree
 #                  (RPM_REF=HEAD or a tag: from that commit); packaging/README.md
 
@@ -58,6 +59,7 @@ uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libnss_rustcache.so.2 $(DESTDIR)$(PREFIX)/bin/rustcache
 
 bench: build
+	bench/install-deps
 	$(CARGO) run --release --locked -p rustcache-testkit --bin rustcache-bench
 
 RPM_TOPDIR ?= $(CURDIR)/target/rpmbuild

@@ -21,19 +21,8 @@ pub struct NameBuf {
 }
 
 impl NameBuf {
-    /// A copy of a name this process checked before (the memo's): no
-    /// second check.
-    pub(crate) fn from_checked(name: &[u8]) -> Option<NameBuf> {
-        let mut out = NameBuf {
-            bytes: [0; MAX_NAME_LEN],
-            len: name.len(),
-        };
-        out.bytes.get_mut(..name.len())?.copy_from_slice(name);
-        name.is_ascii().then_some(out)
-    }
-
     /// The parts joined, if that makes a valid name.
-    pub(crate) fn from_parts(parts: &[&str]) -> Option<NameBuf> {
+    fn from_parts(parts: &[&str]) -> Option<NameBuf> {
         let mut out = NameBuf {
             bytes: [0; MAX_NAME_LEN],
             len: 0,

@@ -1,56 +1,115 @@
 //! A per-thread memo of the last few forward answers served from the
 //! shared cache, so a thread that keeps resolving the same names (the
 //! usual case: a server talking to a handful of backends) skips copying,
-//! checksumming and checking the slots again.
+//! checksumming and checking the slots again, and touches a few cache
+//! lines instead of a few dozen.
 //!
 //! A memoised answer is used only while it is provably what a full lookup
 //! would return now:
 //!
 //! * same name (byte for byte), same family, same configuration load (the
-//!   search list decides which candidate answered);
+//!   search list decides which candidate answers), and it came from the
+//!   first candidate (a later one depends on the earlier ones' negative
+//!   entries, which are not watched);
 //! * every slot it was read from is in a file still mapped by this process
-//!   (mapping ids are never reused), its sequence counter is unchanged
+//!   (mapping ids are never reused), with its sequence counter unchanged
 //!   (every write changes it) and the file's generation too (every flush
 //!   changes it);
 //! * still fresh, and not yet in the refresh window (then the full lookup
 //!   runs, so one caller refreshes the entry).
 //!
-//! It holds copies of at most [`MEMO_SIZE`] answers per thread (about
-//! 1.6 KiB each), has no destructor, and takes no lock: a thread only ever
-//! touches its own memo.
+//! It holds at most [`MEMO_SIZE`] answers of at most [`ANSWER_BYTES`]
+//! bytes per thread (under 3 KiB in all), has no destructor, and takes no
+//! lock: a thread only ever touches its own memo.
 
 use std::cell::RefCell;
 
-use super::question::{Scratch, Token};
-use crate::answer::Family;
-use crate::cache::policy::wants_refresh;
-use crate::cache::{Layout, Session, Table, DATA_BYTES};
+use super::question::Token;
+use crate::answer::{Family, HostView};
+use crate::cache::policy::{remaining_ttl, wants_refresh};
+use crate::cache::{Session, Table};
 use crate::name::validate::MAX_NAME_LEN;
-use crate::name::NameBuf;
 
 /// Answers remembered per thread.
 pub const MEMO_SIZE: usize = 4;
+/// Room for one answer: canonical name, aliases, addresses. A larger
+/// answer is not memoised (it is still cached in the shared file).
+pub const ANSWER_BYTES: usize = 224;
 
-/// One question's part of a memoised answer.
-#[derive(Clone, Copy)]
-pub struct Part {
+/// What must still hold for one question's part of a memoised answer.
+#[derive(Clone, Copy, Debug)]
+pub struct Check {
+    /// The slot it was read from.
     pub token: Token,
-    pub layout: Layout,
-    pub bytes: [u8; DATA_BYTES],
+    /// When the entry was stored and expires (boot-clock ms).
+    pub stored_ms: u64,
+    pub expires_ms: u64,
+}
+
+/// A memoised answer, copied out of the memo by value.
+#[derive(Clone, Copy)]
+pub struct Answer {
+    bytes: [u8; ANSWER_BYTES],
+    /// Ends of the name, packed aliases, IPv4 and IPv6 addresses.
+    ends: [u8; 4],
+}
+
+impl Answer {
+    fn build(view: &HostView<'_>) -> Option<Answer> {
+        let mut answer = Answer {
+            bytes: [0; ANSWER_BYTES],
+            ends: [0; 4],
+        };
+        let mut at = 0usize;
+        let mut ends = [0usize; 4];
+        let mut put = |at: &mut usize, bytes: &[u8]| -> Option<()> {
+            answer
+                .bytes
+                .get_mut(*at..*at + bytes.len())?
+                .copy_from_slice(bytes);
+            *at += bytes.len();
+            Some(())
+        };
+        put(&mut at, view.name().as_bytes())?;
+        ends[0] = at;
+        for alias in view.aliases() {
+            put(&mut at, &[u8::try_from(alias.len()).ok()?])?;
+            put(&mut at, alias.as_bytes())?;
+        }
+        ends[1] = at;
+        put(&mut at, view.v4_bytes())?;
+        ends[2] = at;
+        put(&mut at, view.v6_bytes())?;
+        ends[3] = at;
+        for (end, value) in answer.ends.iter_mut().zip(ends) {
+            *end = u8::try_from(value).ok()?;
+        }
+        Some(answer)
+    }
+
+    /// The answer as a view, with `ttl`.
+    pub fn view(&self, ttl: u32) -> Option<HostView<'_>> {
+        let [n, a, v4, v6] = self.ends.map(usize::from);
+        let name = std::str::from_utf8(self.bytes.get(..n)?).ok()?;
+        Some(HostView::from_parts(
+            name,
+            self.bytes.get(n..a)?,
+            self.bytes.get(a..v4)?,
+            self.bytes.get(v4..v6)?,
+            ttl,
+        ))
+    }
 }
 
 #[derive(Clone, Copy)]
 struct Remembered {
-    /// The name as the caller gave it.
-    name: [u8; MAX_NAME_LEN + 1],
-    name_len: usize,
     family: Family,
     load_id: u64,
-    /// The candidate that answered (the search list may have extended the
-    /// name).
-    candidate: [u8; MAX_NAME_LEN],
-    candidate_len: usize,
-    parts: [Option<Part>; 2],
+    name_len: usize,
+    checks: [Option<Check>; 2],
+    /// The name as the caller gave it.
+    name: [u8; MAX_NAME_LEN + 1],
+    answer: Answer,
 }
 
 struct Memo {
@@ -68,98 +127,84 @@ thread_local! {
     };
 }
 
-/// A memoised answer that is still valid: its parts are copied into
-/// `scratch` (question `i` in place `i`, as a lookup leaves them), and the
-/// candidate that answered into `candidate` unless it is `name` itself
-/// (without a trailing dot).
+/// A memoised answer for `name` that is still valid, with its TTL and the
+/// number of questions it answers.
 pub fn lookup(
     name: &[u8],
     family: Family,
     load_id: u64,
     session: &Session<'_>,
     now: u64,
-    scratch: &mut Scratch,
-    candidate: &mut Option<NameBuf>,
-) -> Option<[Option<(Layout, Token)>; 2]> {
+) -> Option<(Answer, u32, u64)> {
     let tables = [session.own(), session.root()];
     MEMO.try_with(|cell| {
         let memo = cell.try_borrow().ok()?;
         let hit = memo.entries.iter().flatten().find(|e| {
-            e.family == family && e.load_id == load_id && e.name.get(..e.name_len) == Some(name)
+            e.name_len == name.len()
+                && e.family == family
+                && e.load_id == load_id
+                && e.name.get(..e.name_len) == Some(name)
         })?;
-        if !hit
-            .parts
-            .iter()
-            .flatten()
-            .all(|p| still_valid(p, &tables, now))
-        {
-            return None;
-        }
-        let mut out = [None, None];
-        for (i, part) in hit.parts.iter().enumerate() {
-            if let Some(part) = part {
-                scratch.put_slot(i, &part.bytes, part.layout.used());
-                out[i] = Some((part.layout, part.token));
+        let mut ttl = u32::MAX;
+        let mut parts = 0;
+        for check in hit.checks.iter().flatten() {
+            if !still_valid(check, &tables, now) {
+                return None;
             }
+            ttl = ttl.min(remaining_ttl(check.expires_ms, now));
+            parts += 1;
         }
-        // The usual candidate is the name itself: the caller has it.
-        let text = hit.candidate.get(..hit.candidate_len)?;
-        if name.strip_suffix(b".").unwrap_or(name) != text {
-            *candidate = Some(NameBuf::from_checked(text)?);
-        }
-        Some(out)
+        (parts > 0).then_some((hit.answer, ttl, parts))
     })
     .ok()
     .flatten()
 }
 
-fn still_valid(part: &Part, tables: &[Option<Table<'_>>; 2], now: u64) -> bool {
+fn still_valid(check: &Check, tables: &[Option<Table<'_>>; 2], now: u64) -> bool {
     let Some(table) = tables
         .iter()
         .flatten()
-        .find(|t| t.id() == part.token.mapping)
+        .find(|t| t.id() == check.token.mapping)
     else {
         return false;
     };
-    let unchanged = table.slot_seq(part.token.slot) == Some(part.token.seq)
-        && table.generation() == part.token.generation;
-    let fresh = now < part.layout.expires_ms
-        && !wants_refresh(part.layout.stored_ms, part.layout.expires_ms, now);
-    if unchanged && fresh {
-        table.touch_slot(part.token.slot, now);
+    let valid = table.slot_seq(check.token.slot) == Some(check.token.seq)
+        && table.generation() == check.token.generation
+        && now < check.expires_ms
+        && !wants_refresh(check.stored_ms, check.expires_ms, now);
+    if valid {
+        table.touch_slot(check.token.slot, now);
     }
-    unchanged && fresh
+    valid
 }
 
-/// Remembers an answer read from the cache (every part must carry a token).
+/// Remembers an answer read from the cache by the first candidate.
 pub fn remember(
     name: &[u8],
     family: Family,
     load_id: u64,
-    candidate: &str,
-    parts: [Option<Part>; 2],
+    checks: [Option<Check>; 2],
+    view: &HostView<'_>,
 ) {
+    let Some(answer) = Answer::build(view) else {
+        return;
+    };
+    let mut entry = Remembered {
+        family,
+        load_id,
+        name_len: name.len(),
+        checks,
+        name: [0; MAX_NAME_LEN + 1],
+        answer,
+    };
+    let Some(dst) = entry.name.get_mut(..name.len()) else {
+        return;
+    };
+    dst.copy_from_slice(name);
     let _ = MEMO.try_with(|cell| {
         let Ok(mut memo) = cell.try_borrow_mut() else {
             return;
         };
-        let mut entry = Remembered {
-            name: [0; MAX_NAME_LEN + 1],
-            name_len: name.len(),
-            family,
-            load_id,
-            candidate: [0; MAX_NAME_LEN],
-            candidate_len: candidate.len(),
-            parts,
-        };
-        let (Some(n), Some(c)) = (
-            entry.name.get_mut(..name.len()),
-            entry.candidate.get_mut(..candidate.len()),
-        ) else {
-            return;
-        };
-        n.copy_from_slice(name);
-        c.copy_from_slice(candidate.as_bytes());
         // Replace the same name's entry, else the oldest.
         let at = memo
             .entries

@@ -26,7 +26,7 @@ use crate::config::{Config, ConfigCache, Sources, MAX_SERVERS};
 use crate::name::{check_host_name, reverse_name, unmap_v4, Candidate, Candidates};
 use crate::upstream::{HealthTable, QType, ServerHealth};
 
-use question::{known_from_held, Asker, Held, Known, Pair, Scratch};
+use question::{Asker, Known, Pair, Scratch};
 
 /// The resolver of this process: its configuration, its cache files, and
 /// what it knows about the servers when it has no cache file to share that
@@ -79,39 +79,20 @@ impl Resolver {
         let config = self.config.get();
         let now = now_ms();
         let session = self.store.session(&config, now);
-        let mut scratch = Scratch::new();
-        let mut memo_candidate = None;
-        if let Some(parts) = memo::lookup(
-            raw,
-            family,
-            config.load_id,
-            &session,
-            now,
-            &mut scratch,
-            &mut memo_candidate,
-        ) {
-            let mut known: Pair = [None, None];
-            for (k, part) in known.iter_mut().zip(parts) {
-                if let Some((layout, token)) = part {
-                    *k = Some(known_from_held(Held::cached(layout, token, now)));
-                }
-            }
-            let bare = raw.strip_suffix(b".").unwrap_or(raw);
-            let candidate = match &memo_candidate {
-                Some(c) => Some(c.as_str()),
-                None => std::str::from_utf8(bare).ok(),
-            };
-            if let (Some(candidate), Step::Found) = (candidate, step(&known)) {
+        if let Some((answer, ttl, parts)) = memo::lookup(raw, family, config.load_id, &session, now)
+        {
+            if let Some(view) = answer.view(ttl) {
                 if let Some(own) = session.own() {
-                    own.count(Stat::Hits, known.iter().flatten().count() as u64);
+                    own.count(Stat::Hits, parts);
                 }
-                return f(Outcome::Found(host_view(candidate, &known, &scratch)));
+                return f(Outcome::Found(view));
             }
         }
         let Ok((name, absolute)) = check_host_name(name) else {
             return f(Outcome::NotFound);
         };
         let asker = self.asker(&config, &session, now);
+        let mut scratch = Scratch::new();
         let qtypes: &[QType] = match family {
             Family::V4 => &[QType::A],
             Family::V6 => &[QType::Aaaa],
@@ -139,18 +120,13 @@ impl Resolver {
                     // Only an answer from the first candidate: a memo of a
                     // later one would miss a change in the earlier ones'
                     // negative entries.
+                    let view = host_view(candidate, &known, &scratch);
                     if first {
-                        remember(
-                            raw,
-                            family,
-                            config.load_id,
-                            candidate,
-                            &known,
-                            &scratch,
-                            now,
-                        );
+                        if let Some(checks) = memo_checks(&known, now) {
+                            memo::remember(raw, family, config.load_id, checks, &view);
+                        }
                     }
-                    return f(Outcome::Found(host_view(candidate, &known, &scratch)));
+                    return f(Outcome::Found(view));
                 }
                 Step::NxDomain => {}
                 Step::NoData => got_nodata = true,
@@ -213,35 +189,24 @@ impl Resolver {
     }
 }
 
-/// Remembers an answer in this thread's memo when every part of it came
-/// fresh from a cache file (see `memo`).
-fn remember(
-    raw: &[u8],
-    family: Family,
-    load_id: u64,
-    candidate: &str,
-    known: &Pair,
-    scratch: &Scratch,
-    now: u64,
-) {
-    let mut parts = [None, None];
-    for (i, k) in known.iter().enumerate() {
+/// What the memo must watch for an answer, if every part of it came fresh
+/// from a cache file (see `memo`).
+fn memo_checks(known: &Pair, now: u64) -> Option<[Option<memo::Check>; 2]> {
+    let mut checks = [None, None];
+    for (check, k) in checks.iter_mut().zip(known) {
         let Some(k) = k else { continue };
-        let Some(held) = k.held() else { return };
-        let (Some(token), Some(bytes)) = (held.token(), scratch.slot(i)) else {
-            return;
-        };
-        let layout = *held.layout();
+        let held = k.held()?;
+        let layout = held.layout();
         if now >= layout.expires_ms || wants_refresh(layout.stored_ms, layout.expires_ms, now) {
-            return;
+            return None;
         }
-        parts[i] = Some(memo::Part {
-            token,
-            layout,
-            bytes: *bytes,
+        *check = Some(memo::Check {
+            token: held.token()?,
+            stored_ms: layout.stored_ms,
+            expires_ms: layout.expires_ms,
         });
     }
-    memo::remember(raw, family, load_id, candidate, parts);
+    Some(checks)
 }
 
 /// glibc's end of search: NODATA if any candidate had the name, else

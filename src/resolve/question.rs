@@ -57,26 +57,6 @@ impl Scratch {
         }
     }
 
-    /// Copies the first `used` bytes of a slot-sized entry into place `i`.
-    pub fn put_slot(&mut self, i: usize, bytes: &[u8; DATA_BYTES], used: usize) {
-        if let (Some(dst), Some(src)) = (self.slots.get_mut(i), bytes.get(..used)) {
-            if let Some(d) = dst.get_mut(..used) {
-                d.copy_from_slice(src);
-            }
-        }
-        if let Some(l) = self.large.get_mut(i) {
-            *l = None;
-        }
-    }
-
-    /// The slot-sized bytes of place `i` (a copy of a cache slot).
-    pub fn slot(&self, i: usize) -> Option<&[u8; DATA_BYTES]> {
-        match self.large.get(i) {
-            Some(None) => self.slots.get(i),
-            _ => None,
-        }
-    }
-
     /// Puts an encoded entry in place for question `i`.
     fn set(&mut self, i: usize, encoded: Encoded) {
         match encoded {
@@ -125,16 +105,6 @@ pub struct Held {
 }
 
 impl Held {
-    /// An entry read from a cache file earlier (the memo), still valid.
-    pub fn cached(layout: Layout, token: Token, now: u64) -> Held {
-        Held {
-            ttl: remaining_ttl(layout.expires_ms, now),
-            layout,
-            own_slot: None,
-            token: Some(token),
-        }
-    }
-
     /// Where the parts are.
     pub fn layout(&self) -> &Layout {
         &self.layout
@@ -631,7 +601,7 @@ fn is_usable_stale(layout: &Layout, now: u64, stale_limit: u64) -> bool {
         && now < layout.expires_ms.saturating_add(stale_limit)
 }
 
-pub(super) fn known_from_held(held: Held) -> Known {
+fn known_from_held(held: Held) -> Known {
     match held.layout.kind {
         Kind::Positive => Known::Data(held),
         Kind::NxDomain => Known::NxDomain(Some(held)),
