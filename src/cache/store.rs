@@ -27,6 +27,8 @@ pub struct Store {
     root: RwLock<Option<Mapping>>,
     /// Whether this process is not root, and so reads root's file too.
     reads_root: AtomicBool,
+    /// Whether the configuration last seen has the cache on.
+    enabled: AtomicBool,
     next_check_ms: AtomicU64,
 }
 
@@ -69,6 +71,7 @@ impl Store {
             own: RwLock::new(None),
             root: RwLock::new(None),
             reads_root: AtomicBool::new(false),
+            enabled: AtomicBool::new(false),
             next_check_ms: AtomicU64::new(0),
         }
     }
@@ -76,6 +79,9 @@ impl Store {
     /// The mappings to use for one lookup under `config`, checking the
     /// files first when a check is due.
     pub fn session(&self, config: &Config, now: u64) -> Session<'_> {
+        // SYNC POINT: Relaxed; read back only by quick_session, where a
+        // stale value means one lookup on the full path.
+        self.enabled.store(config.cache.enabled, Ordering::Relaxed);
         if !config.cache.enabled {
             return Session::none();
         }
@@ -91,6 +97,23 @@ impl Store {
             own.adopt_config(config.upstream_id, config.source_mtime_ns);
         }
         session
+    }
+
+    /// The mappings, for a lookup that may be answered from the per-thread
+    /// memo: only when no look at the paths is due and the cache is on
+    /// (else `None`: take the full path, [`session`](Self::session)).
+    pub fn quick_session(&self, now: u64) -> Option<Session<'_>> {
+        // SYNC POINT: Relaxed; see `session`.
+        if now >= self.next_check_ms.load(Ordering::Relaxed)
+            || !self.enabled.load(Ordering::Relaxed)
+        {
+            return None;
+        }
+        let reads_root = self.reads_root.load(Ordering::Relaxed);
+        Some(Session {
+            own: self.own.try_read().ok(),
+            root: reads_root.then(|| self.root.try_read().ok()).flatten(),
+        })
     }
 
     fn maybe_check(&self, config: &Config, now: u64) {

@@ -158,6 +158,9 @@ fn file_stamp(path: &Path) -> FileStamp {
 pub struct ConfigCache {
     sources: Sources,
     current: RwLock<Option<(Stamp, Arc<Config>)>>,
+    /// `load_id` of the configuration in `current` (0: none yet), so the
+    /// per-thread memo can be consulted without touching the lock.
+    current_id: AtomicU64,
     /// Boot-clock ms of the next look at the files.
     next_check_ms: AtomicU64,
 }
@@ -171,6 +174,7 @@ impl ConfigCache {
         ConfigCache {
             sources,
             current: RwLock::new(None),
+            current_id: AtomicU64::new(0),
             next_check_ms: AtomicU64::new(0),
         }
     }
@@ -209,8 +213,24 @@ impl ConfigCache {
         let config = Arc::new(self.sources.load_with_diagnostics().0);
         if let Ok(mut guard) = self.current.try_write() {
             *guard = Some((stamp, Arc::clone(&config)));
+            // SYNC POINT: Release; a reader of the id then sees a
+            // configuration at least this new in `current`.
+            self.current_id.store(config.load_id, Ordering::Release);
         }
         config
+    }
+
+    /// The `load_id` of the configuration in force, if no look at the
+    /// files is due: what a memoised answer must have been looked up
+    /// under. `None` means: take the full path ([`get`](Self::get)).
+    pub fn quick_load_id(&self, now: u64) -> Option<u64> {
+        // SYNC POINT: Relaxed/Acquire: a stale view of either only sends
+        // this lookup down the full path, or matches no memo entry.
+        if now >= self.next_check_ms.load(Ordering::Relaxed) {
+            return None;
+        }
+        let id = self.current_id.load(Ordering::Acquire);
+        (id != 0).then_some(id)
     }
 }
 

@@ -127,6 +127,44 @@ thread_local! {
     };
 }
 
+/// Hits answered from the memo, counted here and added to the shared
+/// counter in batches: one atomic add on the file header's line per
+/// [`HIT_BATCH`] hits or per second, instead of one per hit from every
+/// process on the host.
+struct PendingHits {
+    hits: u64,
+    flush_at_ms: u64,
+}
+
+/// Hits counted per thread before they are added to the shared counter.
+const HIT_BATCH: u64 = 256;
+
+thread_local! {
+    static PENDING: std::cell::Cell<PendingHits> = const {
+        std::cell::Cell::new(PendingHits { hits: 0, flush_at_ms: 0 })
+    };
+}
+
+/// Counts `n` memo hits, adding them to `table`'s counter when a batch is
+/// full or a second has passed (so `rustcache stats` lags by at most that).
+pub fn count_hits(table: Option<Table<'_>>, n: u64, now: u64) {
+    let _ = PENDING.try_with(|cell| {
+        let mut pending = cell.replace(PendingHits {
+            hits: 0,
+            flush_at_ms: 0,
+        });
+        pending.hits += n;
+        if pending.hits >= HIT_BATCH || now >= pending.flush_at_ms {
+            if let Some(table) = table {
+                table.count(crate::cache::Stat::Hits, pending.hits);
+            }
+            pending.hits = 0;
+            pending.flush_at_ms = now + 1000;
+        }
+        cell.set(pending);
+    });
+}
+
 /// A memoised answer for `name` that is still valid, with its TTL and the
 /// number of questions it answers.
 pub fn lookup(

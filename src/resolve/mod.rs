@@ -20,7 +20,7 @@ use std::sync::{Arc, OnceLock};
 
 use crate::answer::{Family, HostAnswer, HostView, Outcome, PtrView};
 use crate::cache::policy::wants_refresh;
-use crate::cache::{Session, Stat, Store};
+use crate::cache::{Session, Store};
 use crate::clock::now_ms;
 use crate::config::{Config, ConfigCache, Sources, MAX_SERVERS};
 use crate::name::{check_host_name, reverse_name, unmap_v4, Candidate, Candidates};
@@ -76,18 +76,22 @@ impl Resolver {
         f: impl FnOnce(Outcome<HostView<'_>>) -> R,
     ) -> R {
         let raw = name;
-        let config = self.config.get();
         let now = now_ms();
-        let session = self.store.session(&config, now);
-        if let Some((answer, ttl, parts)) = memo::lookup(raw, family, config.load_id, &session, now)
-        {
-            if let Some(view) = answer.view(ttl) {
-                if let Some(own) = session.own() {
-                    own.count(Stat::Hits, parts);
+        // The common case first: this thread answered the same name a
+        // moment ago and nothing it depends on has changed (see `memo`).
+        if let (Some(load_id), Some(session)) = (
+            self.config.quick_load_id(now),
+            self.store.quick_session(now),
+        ) {
+            if let Some((answer, ttl, parts)) = memo::lookup(raw, family, load_id, &session, now) {
+                if let Some(view) = answer.view(ttl) {
+                    memo::count_hits(session.own(), parts, now);
+                    return f(Outcome::Found(view));
                 }
-                return f(Outcome::Found(view));
             }
         }
+        let config = self.config.get();
+        let session = self.store.session(&config, now);
         let Ok((name, absolute)) = check_host_name(name) else {
             return f(Outcome::NotFound);
         };
