@@ -39,7 +39,7 @@ pub const STAT_COUNT: usize = 16;
 /// Upstream health records in the header.
 pub const HEALTH_COUNT: usize = 16;
 /// Miss-coalescing leases in the header.
-pub const LEASE_COUNT: usize = 128;
+pub const LEASE_COUNT: usize = 256;
 /// A slot locked for longer than this belongs to a dead writer.
 pub const WEDGE_MS: u64 = 1000;
 /// Fewest slots a file may have.

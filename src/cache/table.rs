@@ -12,7 +12,7 @@
 //! empty, flushed or long-expired slot, else the least recently hit one:
 //! names that are used stay.
 
-use std::sync::atomic::{fence, AtomicU64, Ordering};
+use std::sync::atomic::{fence, Ordering};
 
 use super::entry::{
     check_summed, encode, used_len, Checksum, Encoded, Entry, Key, Layout, DATA_BYTES, FIXED_WORDS,
@@ -351,39 +351,53 @@ impl<'m> Table<'m> {
     }
 
     /// Tries to become the one caller asking upstream for `key` until
-    /// `until_ms`.
+    /// `until_ms`. A key may use either of two lease words (so two names
+    /// in flight rarely collide); a word held by a live lease of another
+    /// key is left alone.
     pub fn try_lease(&self, key: &Key<'_>, now: u64, until_ms: u64) -> Lease {
         if !self.writable {
             return Lease::Unavailable;
         }
         let key_hash = key.hash(self.seed);
-        let Some(word) = self.lease_word(key_hash) else {
-            return Lease::Unavailable;
-        };
         let tag = lease_tag(key_hash);
-        // SYNC POINT: AcqRel on the CAS orders competing lease takers.
-        let current = word.load(Ordering::Acquire);
-        let (held_tag, held_until) = split_lease(current);
-        if lease_live(held_until, now) {
-            return if held_tag == tag {
-                Lease::HeldByOther
-            } else {
-                Lease::Unavailable
+        if self.held_lease(key_hash, now).is_some() {
+            return Lease::HeldByOther;
+        }
+        for index in lease_indexes(key_hash) {
+            let Some(word) = self.header.leases.get(index) else {
+                continue;
             };
-        }
-        let new = (u64::from(tag) << 32) | (until_ms & 0xffff_ffff);
-        match word.compare_exchange(current, new, Ordering::AcqRel, Ordering::Acquire) {
-            Ok(_) => {
-                if let Some(owner) = self.lease_owner(key_hash) {
-                    // SYNC POINT: Relaxed; a waiter reading the previous
-                    // owner only waits (bounded by the lease) a little more.
-                    owner.store(std::process::id(), Ordering::Relaxed);
-                }
-                Lease::Acquired
+            // SYNC POINT: AcqRel on the CAS orders competing lease takers.
+            let current = word.load(Ordering::Acquire);
+            if lease_live(split_lease(current).1, now) {
+                continue;
             }
-            Err(now_held) if split_lease(now_held).0 == tag => Lease::HeldByOther,
-            Err(_) => Lease::Unavailable,
+            let new = (u64::from(tag) << 32) | (until_ms & 0xffff_ffff);
+            match word.compare_exchange(current, new, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => {
+                    if let Some(owner) = self.header.lease_owners.get(index) {
+                        // SYNC POINT: Relaxed; a waiter reading the previous
+                        // owner only waits (bounded by the lease) a little more.
+                        owner.store(std::process::id(), Ordering::Relaxed);
+                    }
+                    return Lease::Acquired;
+                }
+                Err(now_held) if split_lease(now_held).0 == tag => return Lease::HeldByOther,
+                Err(_) => continue,
+            }
         }
+        Lease::Unavailable
+    }
+
+    /// The index of a live lease of this key, if any.
+    fn held_lease(&self, key_hash: u64, now: u64) -> Option<usize> {
+        let tag = lease_tag(key_hash);
+        lease_indexes(key_hash).into_iter().find(|&index| {
+            self.header.leases.get(index).is_some_and(|word| {
+                let (held_tag, until) = split_lease(word.load(Ordering::Acquire));
+                held_tag == tag && lease_live(until, now)
+            })
+        })
     }
 
     /// Whether someone still holds the lease of `key`: not expired, and
@@ -391,13 +405,12 @@ impl<'m> Table<'m> {
     /// others up until its lease runs out).
     pub fn lease_held(&self, key: &Key<'_>, now: u64) -> bool {
         let key_hash = key.hash(self.seed);
-        let live = self.lease_word(key_hash).is_some_and(|word| {
-            let (tag, until) = split_lease(word.load(Ordering::Acquire));
-            tag == lease_tag(key_hash) && lease_live(until, now)
-        });
-        live && self
-            .lease_owner(key_hash)
-            .is_none_or(|owner| process_exists(owner.load(Ordering::Relaxed)))
+        self.held_lease(key_hash, now).is_some_and(|index| {
+            self.header
+                .lease_owners
+                .get(index)
+                .is_none_or(|owner| process_exists(owner.load(Ordering::Relaxed)))
+        })
     }
 
     /// Gives the lease of `key` back (after storing the answer).
@@ -406,27 +419,23 @@ impl<'m> Table<'m> {
             return;
         }
         let key_hash = key.hash(self.seed);
-        if let Some(word) = self.lease_word(key_hash) {
-            let current = word.load(Ordering::Acquire);
-            if split_lease(current).0 == lease_tag(key_hash) {
-                // SYNC POINT: Release pairs with waiters' Acquire loads; the
-                // entry was stored before.
-                let _ = word.compare_exchange(current, 0, Ordering::Release, Ordering::Relaxed);
+        for index in lease_indexes(key_hash) {
+            if let Some(word) = self.header.leases.get(index) {
+                let current = word.load(Ordering::Acquire);
+                if split_lease(current).0 == lease_tag(key_hash) {
+                    // SYNC POINT: Release pairs with waiters' Acquire loads;
+                    // the entry was stored before.
+                    let _ = word.compare_exchange(current, 0, Ordering::Release, Ordering::Relaxed);
+                }
             }
         }
     }
+}
 
-    fn lease_owner(&self, key_hash: u64) -> Option<&std::sync::atomic::AtomicU32> {
-        self.header
-            .lease_owners
-            .get((key_hash % LEASE_COUNT as u64) as usize)
-    }
-
-    fn lease_word(&self, key_hash: u64) -> Option<&AtomicU64> {
-        self.header
-            .leases
-            .get((key_hash % LEASE_COUNT as u64) as usize)
-    }
+/// The two lease words a key may use.
+fn lease_indexes(key_hash: u64) -> [usize; 2] {
+    let first = (key_hash % LEASE_COUNT as u64) as usize;
+    [first, (first + 1) % LEASE_COUNT]
 }
 
 /// Whether process `pid` exists (0, unknown: assume it does). A process of

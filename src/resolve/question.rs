@@ -260,6 +260,12 @@ impl Asker<'_> {
         if let (Some(own), Some(lease_key)) = (self.session.own(), first_needed) {
             let until = now + self.remaining_ms();
             match own.try_lease(lease_key, now, until) {
+                Lease::Acquired if may_wait && self.all_fresh_now(keys, need) => {
+                    // Another caller stored the answer between our miss and
+                    // our lease (and gave its lease back): use it.
+                    own.release_lease(lease_key);
+                    return self.answer_keys(keys, scratch, false);
+                }
                 Lease::Acquired => leased = Some(*lease_key),
                 Lease::HeldByOther if may_wait => {
                     self.wait_for_other(own, lease_key, keys, need);
@@ -409,6 +415,18 @@ impl Asker<'_> {
         self.count(Stat::Hits, hits);
         self.count(Stat::NegativeHits, negative);
         out
+    }
+
+    /// Whether every needed question has a fresh entry now.
+    fn all_fresh_now(&self, keys: &[Option<Key<'_>>; 2], need: [bool; 2]) -> bool {
+        let now = crate::clock::now_ms();
+        let mut buf = [0u8; DATA_BYTES];
+        (0..2).all(|i| {
+            !need[i]
+                || keys[i]
+                    .as_ref()
+                    .is_some_and(|k| self.find(k, now, &mut buf).is_some_and(|h| h.fresh(now)))
+        })
     }
 
     /// Waits (bounded by the lease and our deadline) until the needed
