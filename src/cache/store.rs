@@ -10,16 +10,14 @@
 //! this process is using the old mapping, so it can be unmapped at once.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{RwLock, RwLockReadGuard};
 
 use super::layout::Geometry;
 use super::map::{file_path, identity_at, open_existing, open_or_create, Mapping};
 use super::table::Table;
+use crate::clock::Every;
 use crate::config::Config;
-
-/// How often the paths are checked.
-const CHECK_INTERVAL_MS: u64 = 1000;
 
 /// The cache files of this process.
 pub struct Store {
@@ -29,7 +27,7 @@ pub struct Store {
     reads_root: AtomicBool,
     /// Whether the configuration last seen has the cache on.
     enabled: AtomicBool,
-    next_check_ms: AtomicU64,
+    check: Every,
 }
 
 /// The mappings one lookup uses.
@@ -72,7 +70,7 @@ impl Store {
             root: RwLock::new(None),
             reads_root: AtomicBool::new(false),
             enabled: AtomicBool::new(false),
-            next_check_ms: AtomicU64::new(0),
+            check: Every::new(),
         }
     }
 
@@ -104,9 +102,7 @@ impl Store {
     /// (else `None`: take the full path, [`session`](Self::session)).
     pub fn quick_session(&self, now: u64) -> Option<Session<'_>> {
         // SYNC POINT: Relaxed; see `session`.
-        if now >= self.next_check_ms.load(Ordering::Relaxed)
-            || !self.enabled.load(Ordering::Relaxed)
-        {
+        if self.check.is_due(now) || !self.enabled.load(Ordering::Relaxed) {
             return None;
         }
         let reads_root = self.reads_root.load(Ordering::Relaxed);
@@ -117,19 +113,7 @@ impl Store {
     }
 
     fn maybe_check(&self, config: &Config, now: u64) {
-        // SYNC POINT: Relaxed; the CAS elects one thread per interval.
-        let next = self.next_check_ms.load(Ordering::Relaxed);
-        if now < next
-            || self
-                .next_check_ms
-                .compare_exchange(
-                    next,
-                    now + CHECK_INTERVAL_MS,
-                    Ordering::Relaxed,
-                    Ordering::Relaxed,
-                )
-                .is_err()
-        {
+        if !self.check.claim(now) {
             return;
         }
         let dir = &config.cache.dir;

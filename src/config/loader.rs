@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use crate::clock::now_ms;
+use crate::clock::{now_ms, Every};
 
 use super::{parse_overrides, parse_resolv_conf, Config, ConfigError, ConfigErrorKind};
 
@@ -161,12 +161,9 @@ pub struct ConfigCache {
     /// `load_id` of the configuration in `current` (0: none yet), so the
     /// per-thread memo can be consulted without touching the lock.
     current_id: AtomicU64,
-    /// Boot-clock ms of the next look at the files.
-    next_check_ms: AtomicU64,
+    /// The next look at the files.
+    check: Every,
 }
-
-/// How often the files are looked at.
-const CHECK_INTERVAL_MS: u64 = 1000;
 
 impl ConfigCache {
     /// A cache reading from `sources`.
@@ -175,26 +172,14 @@ impl ConfigCache {
             sources,
             current: RwLock::new(None),
             current_id: AtomicU64::new(0),
-            next_check_ms: AtomicU64::new(0),
+            check: Every::new(),
         }
     }
 
     /// The current configuration.
     pub fn get(&self) -> Arc<Config> {
         let now = now_ms();
-        // SYNC POINT: Relaxed; a stale view only delays the next check,
-        // and the CAS below lets one thread do it.
-        let next = self.next_check_ms.load(Ordering::Relaxed);
-        let due = now >= next
-            && self
-                .next_check_ms
-                .compare_exchange(
-                    next,
-                    now + CHECK_INTERVAL_MS,
-                    Ordering::Relaxed,
-                    Ordering::Relaxed,
-                )
-                .is_ok();
+        let due = self.check.claim(now);
         if !due {
             if let Ok(guard) = self.current.try_read() {
                 if let Some((_, config)) = guard.as_ref() {
@@ -226,7 +211,7 @@ impl ConfigCache {
     pub fn quick_load_id(&self, now: u64) -> Option<u64> {
         // SYNC POINT: Relaxed/Acquire: a stale view of either only sends
         // this lookup down the full path, or matches no memo entry.
-        if now >= self.next_check_ms.load(Ordering::Relaxed) {
+        if self.check.is_due(now) {
             return None;
         }
         let id = self.current_id.load(Ordering::Acquire);
@@ -262,10 +247,10 @@ mod tests {
         std::fs::write(dir.join("resolv.conf"), "nameserver 127.0.0.33\n").unwrap();
         // Looked at again at most once a second.
         assert_eq!(cache.get().servers[0].to_string(), "127.0.0.2:53");
-        cache.next_check_ms.store(0, Ordering::Relaxed);
+        cache.check.reset();
         assert_eq!(cache.get().servers[0].to_string(), "127.0.0.33:53");
         std::fs::write(dir.join("rustcache.conf"), "nameserver 127.0.0.44\n").unwrap();
-        cache.next_check_ms.store(0, Ordering::Relaxed);
+        cache.check.reset();
         assert_eq!(cache.get().servers[0].to_string(), "127.0.0.44:53");
         std::fs::remove_dir_all(dir).unwrap();
     }
