@@ -8,6 +8,8 @@
 #                  dnsmasq, unbound and a floor module (see bench/README.md)
 #   make rpm       binary RPM for Amazon Linux 2023 from the working tree
 #                  (RPM_REF=HEAD or a tag: from that commit); packaging/README.md
+#   make fuzz      the fuzz targets in fuzz/, FUZZ_TIME seconds each (not
+#                  part of `make test`)
 
 CARGO    ?= cargo
 PREFIX   ?= /usr/local
@@ -21,7 +23,7 @@ LIBDIR   ?= $(if $(wildcard /usr/lib/$(MULTIARCH)/libc.so.6),/usr/lib/$(MULTIARC
 MODULE   := target/release/libnss_rustcache.so.2
 CLI      := target/release/rustcache
 
-.PHONY: all build test lint unit integration install uninstall bench rpm clean
+.PHONY: all build test lint unit integration install uninstall bench rpm fuzz clean
 
 all: build
 
@@ -67,6 +69,22 @@ RPM_REF    ?=
 
 rpm:
 	RPM_TOPDIR=$(RPM_TOPDIR) packaging/build-rpm $(RPM_REF)
+
+# cargo-fuzz with the stable toolchain: RUSTC_BOOTSTRAP=1 lets it pass the
+# nightly-only sanitizer flags. Seeds are (re)written into fuzz/corpus,
+# which grows there; crashes land in fuzz/artifacts/<target>/. Both are
+# ignored by git. FUZZ_ARGS go to libFuzzer, e.g. "-fork=2 -ignore_crashes=1"
+# to keep going after a crash.
+FUZZ_TIME    ?= 60
+FUZZ_TARGETS ?= reply cache_reader cache_torn
+FUZZ_ARGS    ?=
+
+fuzz:
+	command -v cargo-fuzz >/dev/null || $(CARGO) install --locked cargo-fuzz
+	$(CARGO) run --quiet --locked --manifest-path fuzz/Cargo.toml --example seeds -- fuzz/corpus
+	set -e; for t in $(FUZZ_TARGETS); do \
+	  RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run $$t -- -max_total_time=$(FUZZ_TIME) $(FUZZ_ARGS); \
+	done
 
 clean:
 	$(CARGO) clean

@@ -517,6 +517,11 @@ pub fn check_summed(
         return None;
     }
     let has_addrs = aliases_end < end;
+    // A PTR entry has no addresses; its count field must say so too (it
+    // does not change the layout, but a writer that set it is broken).
+    if qtype == QType::Ptr && u16_at(buf, 58)? != 0 {
+        return None;
+    }
     let consistent = match kind {
         Kind::Positive => has_addrs || (qtype == QType::Ptr && !canonical.is_empty()),
         Kind::NxDomain | Kind::NoData => !has_addrs,
@@ -827,6 +832,30 @@ mod tests {
         encoded.set_times(5, 6, 9);
         let back = decode(encoded.bytes(), &key, 9, 1).unwrap();
         assert_eq!((back.expires_ms, back.retry_after_ms), (5, 6));
+    }
+
+    #[test]
+    fn a_ptr_entry_with_an_address_count_is_refused() {
+        // Found by the `cache_reader` fuzz target.
+        let e = Entry {
+            kind: Kind::Positive,
+            ttl: 60,
+            stored_ms: 0,
+            expires_ms: 60_000,
+            retry_after_ms: 0,
+            canonical: "host.example".into(),
+            aliases: vec![],
+            v4: vec![],
+            v6: vec![],
+        };
+        let key = Key::new("1.2.0.192.in-addr.arpa", QType::Ptr);
+        let mut bytes = slot_bytes(&encode(&e, &key, 5, 1).unwrap());
+        assert!(decode(&bytes, &key, 5, 1).is_some());
+        bytes[58] = 1;
+        let end = used_len(&bytes).unwrap();
+        let sum = checksum(&bytes, end, 5).to_le_bytes();
+        bytes[40..48].copy_from_slice(&sum);
+        assert!(decode(&bytes, &key, 5, 1).is_none());
     }
 
     #[test]

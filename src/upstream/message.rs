@@ -240,7 +240,12 @@ fn name_text(name: &Name) -> Option<String> {
         if !out.is_empty() {
             out.push('.');
         }
-        out.push_str(std::str::from_utf8(label).ok()?);
+        // A dot inside one wire label would make two labels of text: such
+        // a name is no host name (found by the `reply` fuzz target).
+        let label = std::str::from_utf8(label)
+            .ok()
+            .filter(|l| !l.contains('.'))?;
+        out.push_str(label);
     }
     is_valid_answer_name(&out).then_some(out)
 }
@@ -407,6 +412,28 @@ mod tests {
             decode_reply(&m.to_vec().unwrap(), 1, "a.example", QType::A),
             Ok(Reply::Truncated)
         );
+    }
+
+    #[test]
+    fn a_cname_to_a_label_containing_a_dot_is_not_followed() {
+        let mut m = response(5, "x.example.", RecordType::A);
+        let dotted = Name::from_labels(vec![&b"n.t"[..]]).unwrap();
+        m.add_answer(Record::from_rdata(
+            name("x.example."),
+            60,
+            RData::CNAME(CNAME(dotted)),
+        ));
+        m.add_answer(Record::from_rdata(
+            name("n.t."),
+            60,
+            RData::A(A::new(192, 0, 2, 1)),
+        ));
+        let Ok(Reply::Data(chain)) = decode_reply(&m.to_vec().unwrap(), 5, "x.example", QType::A)
+        else {
+            panic!("expected data");
+        };
+        assert!(chain.v4.is_empty(), "{chain:?}");
+        assert_eq!(chain.canonical, "x.example");
     }
 
     #[test]
