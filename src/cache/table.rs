@@ -558,8 +558,10 @@ pub(crate) mod tests {
     use std::net::Ipv4Addr;
 
     /// A header and slots in process memory, laid out like a file.
+    /// Atomics, not plain words: the header and slots are mutated through
+    /// shared references, which is sound only over interior mutability.
     pub(crate) struct Memory {
-        words: Vec<u64>,
+        words: Vec<std::sync::atomic::AtomicU64>,
         slots: usize,
     }
 
@@ -567,7 +569,9 @@ pub(crate) mod tests {
         pub(crate) fn new(slots: u32) -> Memory {
             let size = Geometry { slot_count: slots }.file_size() as usize;
             let m = Memory {
-                words: vec![0; size / 8],
+                words: (0..size / 8)
+                    .map(|_| std::sync::atomic::AtomicU64::new(0))
+                    .collect(),
                 slots: slots as usize,
             };
             m.header().seed.store(0x1234, Ordering::Relaxed);
@@ -575,14 +579,15 @@ pub(crate) mod tests {
         }
 
         pub(crate) fn header(&self) -> &Header {
-            // SAFETY: the vector is 8-aligned, large enough, and all-zero
-            // bytes are valid atomics.
+            // SAFETY: the vector of AtomicU64 is 8-aligned and large enough;
+            // Header is made of atomics only, valid for any bits, and
+            // shares the vector's interior mutability.
             unsafe { &*self.words.as_ptr().cast::<Header>() }
         }
 
         pub(crate) fn table(&self) -> Table<'_> {
-            // SAFETY: slots start HEADER_SIZE bytes in, within the vector,
-            // aligned for Slot.
+            // SAFETY: slots start HEADER_SIZE bytes in, within the vector of
+            // atomics, aligned for Slot (atomics only, as above).
             let slots = unsafe {
                 std::slice::from_raw_parts(
                     self.words.as_ptr().add(HEADER_SIZE / 8).cast::<Slot>(),
