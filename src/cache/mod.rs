@@ -20,8 +20,8 @@ mod store;
 mod table;
 
 pub use entry::{
-    aliases, check_sealed, encode_transient, eq_folded, Encoded, Entry, EntryView, Key, Kind,
-    Layout, DATA_BYTES,
+    aliases, check_sealed, encode_transient, eq_folded, used_len, Checksum, Encoded, Entry,
+    EntryView, Key, Kind, Layout, DATA_BYTES,
 };
 pub use layout::{Geometry, Stat, HEADER_SIZE, LAYOUT_VERSION, SLOT_SIZE};
 pub use map::{file_path, open_existing, open_or_create, MapError, Mapping};
