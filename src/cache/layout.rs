@@ -107,7 +107,7 @@ pub struct Slot {
     pub data: [AtomicU64; DATA_WORDS],
 }
 
-/// The statistics counters, by index into [`Header::stats`].
+/// The statistics counters, by index into the header's `stats` array.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(usize)]
 pub enum Stat {

@@ -13,7 +13,7 @@
 //! they do for glibc, except in AT_SECURE (setuid) processes.
 //!
 //! A line that cannot be understood is reported (with its file and line
-//! number) by [`Config::load_with_diagnostics`], which `rustcache check`
+//! number) by [`Sources::load_with_diagnostics`], which `rustcache check`
 //! prints, and is otherwise ignored: the module keeps resolving with the
 //! values it could read.
 
