@@ -84,12 +84,22 @@ impl Default for Config {
 }
 
 impl Config {
-    /// A hash of what decides which answers the upstream gives (the
-    /// servers): cached answers fetched under another one are flushed.
+    /// A hash of what decides the cached entries: the servers that gave
+    /// the answers and the TTL policy they were stored under. A process
+    /// whose newer configuration hashes differently flushes the cache.
+    /// Other settings (search list, ndots, timeouts) change which names
+    /// are asked, not what a cached name's answer is, so a resolv.conf
+    /// rewritten by a DHCP client with the same servers flushes nothing.
     pub fn upstream_identity(&self) -> u64 {
+        let c = &self.cache;
+        let policy = format!(
+            "{} {} {} {}",
+            c.min_ttl, c.max_ttl, c.max_negative_ttl, c.stale_max_age
+        );
+        let servers = self.servers.iter().map(ToString::to_string);
         let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-        for server in &self.servers {
-            for byte in server.to_string().bytes().chain([b' ']) {
+        for part in servers.chain([policy]) {
+            for byte in part.bytes().chain([b' ']) {
                 hash ^= u64::from(byte);
                 hash = hash.wrapping_mul(0x0100_0000_01b3);
             }

@@ -52,6 +52,8 @@ pub fn tests() -> Vec<Trial> {
         a_lookup_killed_while_asking_does_not_hold_up_the_next_process,
         // Flushes and file replacement.
         pointing_resolv_conf_at_another_server_flushes_the_cache,
+        a_resolv_conf_rewritten_with_the_same_servers_keeps_the_cache,
+        a_changed_ttl_policy_flushes_the_cache,
         a_resolv_conf_restored_with_an_older_mtime_still_flushes_the_cache,
         rustcache_flush_makes_the_next_lookup_ask_the_upstream,
         deleting_the_cache_file_under_a_running_process_is_safe_and_it_moves_to_a_new_file,
@@ -1019,6 +1021,36 @@ fn pointing_resolv_conf_at_another_server_flushes_the_cache() {
         assert_results(&running, &[WWW_BOTH, "ok", WWW_SECOND]);
         assert_eq!(first.count(), 2, "{}", log_text(first));
         assert_eq!(second.count(), 2, "{}", log_text(&second));
+    });
+}
+
+/// A DHCP client rewrites resolv.conf now and then, often with the same
+/// servers: that must not empty the host's cache.
+fn a_resolv_conf_rewritten_with_the_same_servers_keeps_the_cache() {
+    with_cache(ONE_SERVER, |sb, server| {
+        let www = ["gai www.example.com unspec"];
+        assert_results(&sb.probe(&www), &[WWW_BOTH]);
+        sb.write_resolv_conf(
+            "# rewritten by a DHCP client\nnameserver 127.0.0.2\nsearch example.com\n\
+             options timeout:1 attempts:1 ndots:2\n",
+        );
+        std::thread::sleep(Duration::from_millis(1200));
+        assert_results(&sb.probe(&www), &[WWW_BOTH]);
+        assert_eq!(server.count(), 2, "{}", log_text(server));
+    });
+}
+
+/// Entries were stored under the old TTL policy: a new one flushes them.
+fn a_changed_ttl_policy_flushes_the_cache() {
+    with_cache(ONE_SERVER, |sb, server| {
+        let conf = sb.write_file("rustcache.conf", "max-ttl 300\n");
+        sb.env("RUSTCACHE_CONF", conf.to_str().unwrap());
+        let www = ["gai www.example.com unspec"];
+        assert_results(&sb.probe(&www), &[WWW_BOTH]);
+        sb.write_file("rustcache.conf", "max-ttl 60\n");
+        std::thread::sleep(Duration::from_millis(1200));
+        assert_results(&sb.probe(&www), &[WWW_BOTH]);
+        assert_eq!(server.count(), 4, "{}", log_text(server));
     });
 }
 
