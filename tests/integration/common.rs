@@ -7,6 +7,9 @@ use rustcache_testkit::ns::{ProbeOutput, Sandbox};
 
 pub const WWW_V4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 pub const WWW_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
+/// What `gai www.example.com unspec` prints for [`WWW_V4`] and [`WWW_V6`]
+/// (glibc's RFC 6724 sort puts IPv6 first in a namespace that only has `lo`).
+pub const WWW_BOTH: &str = "ok addrs=inet6:2001:db8::1,inet:192.0.2.1";
 
 /// The upstream data most tests use: plain names, a CNAME chain, a name
 /// with 40 A and 40 AAAA records, names in a second search domain, PTRs.

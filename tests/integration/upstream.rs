@@ -40,11 +40,7 @@ pub fn tests() -> Vec<Trial> {
     ]
 }
 
-const V4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
-const V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
-/// What `gai www.example.com unspec` prints (glibc's RFC 6724 sort puts IPv6 first in a
-/// namespace that only has `lo`).
-const WWW_BOTH: &str = "ok addrs=inet6:2001:db8::1,inet:192.0.2.1";
+use crate::common::{WWW_BOTH, WWW_V4 as V4, WWW_V6 as V6};
 /// Default resolv.conf options (timeout 5 s, attempts 2): a lookup that waits for a
 /// timeout shows.
 const TWO_SERVERS_DEFAULT_TIMEOUT: &str = "nameserver 127.0.0.2\nnameserver 127.0.0.3\n";
