@@ -13,6 +13,7 @@ use rustcache_testkit::dns::{qtype, Behaviour, LoggedQuery, ScriptedServer, Zone
 use rustcache_testkit::dns::{POISON_V4, POISON_V6};
 use rustcache_testkit::ns::{module_path, ProbeOutput, Sandbox};
 
+use crate::common::{WWW_BOTH, WWW_V4 as V4, WWW_V6 as V6};
 use crate::stress::concurrent_writers_and_readers_in_many_processes_never_see_a_torn_entry;
 
 pub fn tests() -> Vec<Trial> {
@@ -66,8 +67,8 @@ pub fn tests() -> Vec<Trial> {
     ]
 }
 
-use crate::common::{WWW_BOTH, WWW_V4 as V4, WWW_V6 as V6};
-/// The same for the poisoned records (see [`poisoned_zone`]).
+/// What `gai www.example.com unspec` prints for the poisoned records (see
+/// [`poisoned_zone`]).
 const WWW_POISONED: &str = "ok addrs=inet6:2001:db8::66,inet:192.0.2.66";
 const STALE_V4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 20);
 const STALE_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x20);

@@ -5,6 +5,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::unix::process::CommandExt;
 use std::time::Duration;
 
+use crate::common::{WWW_BOTH, WWW_V4 as V4, WWW_V6 as V6};
 use libtest_mimic::Trial;
 use rustcache_testkit::dns::{
     qtype, Behaviour, LoggedQuery, ScriptedServer, Transport, Zone, POISON_V4, POISON_V6,
@@ -40,7 +41,6 @@ pub fn tests() -> Vec<Trial> {
     ]
 }
 
-use crate::common::{WWW_BOTH, WWW_V4 as V4, WWW_V6 as V6};
 /// Default resolv.conf options (timeout 5 s, attempts 2): a lookup that waits for a
 /// timeout shows.
 const TWO_SERVERS_DEFAULT_TIMEOUT: &str = "nameserver 127.0.0.2\nnameserver 127.0.0.3\n";
