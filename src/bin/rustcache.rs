@@ -286,10 +286,12 @@ fn stats(args: &[String]) -> Result<ExitCode, String> {
     for server in &config.servers {
         match health.find(server).map(|h| (h.snapshot(), h.state(now))) {
             Some((s, state)) => println!(
-                "server {server:<22} {state:?}, srtt {:.1} ms, rttvar {:.1} ms, {} timeouts in a row",
+                "server {server:<22} {state:?}, srtt {:.1} ms, rttvar {:.1} ms, \
+                 {} timeouts in a row, {} in all",
                 f64::from(s.srtt_us) / 1000.0,
                 f64::from(s.rttvar_us) / 1000.0,
-                s.timeouts
+                s.timeouts,
+                s.timeouts_total
             ),
             None => println!("server {server:<22} not asked yet"),
         }

@@ -44,8 +44,8 @@ pub struct ServerHealth {
     rttvar_us: AtomicU32,
     /// Timeouts since the last answer.
     timeouts: AtomicU32,
-    /// Padding that keeps the layout the same on every target.
-    _reserved: AtomicU32,
+    /// Timeouts ever recorded (a statistic; wraps).
+    timeouts_total: AtomicU32,
     /// Boot-clock ms until which the server counts as down.
     down_until_ms: AtomicU64,
     /// Boot-clock ms until which one caller holds the right to probe.
@@ -74,6 +74,8 @@ pub struct Snapshot {
     pub rttvar_us: u32,
     /// Consecutive timeouts.
     pub timeouts: u32,
+    /// Timeouts ever recorded for this server in this file.
+    pub timeouts_total: u32,
     /// Boot-clock ms until which the server is down.
     pub down_until_ms: u64,
 }
@@ -85,6 +87,7 @@ impl ServerHealth {
             srtt_us: self.srtt_us.load(Ordering::Relaxed),
             rttvar_us: self.rttvar_us.load(Ordering::Relaxed),
             timeouts: self.timeouts.load(Ordering::Relaxed),
+            timeouts_total: self.timeouts_total.load(Ordering::Relaxed),
             down_until_ms: self.down_until_ms.load(Ordering::Relaxed),
         }
     }
@@ -164,6 +167,7 @@ impl ServerHealth {
 
     /// Records a query the server let go unanswered past its hedge delay.
     pub fn record_timeout(&self, now: u64) {
+        self.timeouts_total.fetch_add(1, Ordering::Relaxed);
         let timeouts = self
             .timeouts
             .fetch_add(1, Ordering::Relaxed)
@@ -284,6 +288,12 @@ mod tests {
         );
         h.record_answer(Duration::from_millis(1));
         assert_eq!(h.state(10_000), State::Healthy);
+        let snapshot = h.snapshot();
+        assert_eq!(
+            (snapshot.timeouts, snapshot.timeouts_total),
+            (0, 43),
+            "in a row, in all"
+        );
     }
 
     #[test]
