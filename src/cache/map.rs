@@ -294,7 +294,7 @@ fn ensure_dir(dir: &Path) -> io::Result<()> {
 
 fn create(dir: &Path, path: &Path, uid: u32, geometry: Geometry) -> Result<Mapping, MapError> {
     let mut random = [0u8; 16];
-    fill_random(&mut random);
+    crate::random::fill(&mut random);
     let tmp = dir.join(format!(
         ".{uid}.cache.{:016x}",
         u64::from_le_bytes(random[..8].try_into().unwrap_or([0; 8]))
@@ -377,19 +377,6 @@ fn publish(tmp: &Path, path: &Path) -> Result<(), MapError> {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
         Err(e) => Err(e.into()),
-    }
-}
-
-/// Fills `buf` from the OS random source (a clock-derived fallback only
-/// when that fails, before the entropy pool is ready at boot).
-pub fn fill_random(buf: &mut [u8]) {
-    // SAFETY: the pointer and length describe `buf`.
-    let n = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), libc::GRND_NONBLOCK) };
-    if n != buf.len() as isize {
-        let seed = now_ms() ^ (u64::from(std::process::id()) << 32);
-        for (i, b) in buf.iter_mut().enumerate() {
-            *b = (seed.rotate_left((i as u32 * 11) % 64) as u8) ^ (i as u8).wrapping_mul(157);
-        }
     }
 }
 

@@ -151,23 +151,7 @@ impl Ids {
     }
 
     fn refill(&mut self) {
-        // SAFETY: the pointer and length describe `self.pool`, which
-        // getrandom fills with at most that many bytes.
-        let n = unsafe {
-            libc::getrandom(
-                self.pool.as_mut_ptr().cast(),
-                self.pool.len(),
-                libc::GRND_NONBLOCK,
-            )
-        };
-        if n != self.pool.len() as isize {
-            // Only before the entropy pool is initialised at boot: fall
-            // back to the clock, never to a fixed ID.
-            let seed = now_ms() ^ u64::from(std::process::id()).rotate_left(32);
-            for (i, b) in self.pool.iter_mut().enumerate() {
-                *b = (seed.rotate_left(i as u32 * 7) as u8) ^ (i as u8).wrapping_mul(151);
-            }
-        }
+        crate::random::fill(&mut self.pool);
         self.used = 0;
     }
 
