@@ -96,8 +96,6 @@ pub struct Token {
 #[derive(Clone, Debug)]
 pub struct Held {
     layout: Layout,
-    /// The slot it came from, in this process's own file (refresh lease).
-    own_slot: Option<usize>,
     /// Where it was read, if it came from a cache file.
     token: Option<Token>,
     /// TTL to report.
@@ -328,10 +326,7 @@ impl Asker<'_> {
     /// A fresh entry from our own file, else from root's; failing both, an
     /// expired one from either. The entry is copied into `buf`.
     fn find(&self, key: &Key<'_>, now: u64, buf: &mut [u8; DATA_BYTES]) -> Option<Held> {
-        let own = self
-            .session
-            .own()
-            .and_then(|t| read(&t, key, now, true, buf));
+        let own = self.session.own().and_then(|t| read(&t, key, now, buf));
         if own.as_ref().is_some_and(|h| h.fresh(now)) {
             return own;
         }
@@ -339,11 +334,11 @@ impl Asker<'_> {
             return own;
         };
         if own.is_none() {
-            return read(&root_table, key, now, false, buf);
+            return read(&root_table, key, now, buf);
         }
         // Keep our own expired copy unless root has a fresh one.
         let mut other = [0u8; DATA_BYTES];
-        match read(&root_table, key, now, false, &mut other) {
+        match read(&root_table, key, now, &mut other) {
             Some(root) if root.fresh(now) => {
                 *buf = other;
                 Some(root)
@@ -371,9 +366,12 @@ impl Asker<'_> {
                 let Some(held) = &found[i] else { continue };
                 due[i] = held.layout.kind == Kind::Positive
                     && wants_refresh(held.layout.stored_ms, held.layout.expires_ms, now)
-                    && held.own_slot.is_some_and(|slot| {
-                        own.try_refresh_lease(slot, now, held.layout.expires_ms)
-                    });
+                    && held
+                        .token
+                        .filter(|t| t.mapping == own.id())
+                        .is_some_and(|t| {
+                            own.try_refresh_lease(t.slot, now, held.layout.expires_ms)
+                        });
                 if due[i] {
                     left = left.min(Duration::from_millis(
                         held.layout.expires_ms.saturating_sub(now),
@@ -542,7 +540,6 @@ impl Asker<'_> {
             Some(layout) => known_from_held(Held {
                 ttl: entry.ttl,
                 layout,
-                own_slot: None,
                 token: None,
             }),
             None => Known::ServFail,
@@ -591,18 +588,11 @@ impl Asker<'_> {
 }
 
 /// Copies `key`'s entry out of `table` into `buf`.
-fn read(
-    table: &Table<'_>,
-    key: &Key<'_>,
-    now: u64,
-    own: bool,
-    buf: &mut [u8; DATA_BYTES],
-) -> Option<Held> {
+fn read(table: &Table<'_>, key: &Key<'_>, now: u64, buf: &mut [u8; DATA_BYTES]) -> Option<Held> {
     let (layout, slot, seq) = table.get_into(key, now, buf)?;
     Some(Held {
         ttl: remaining_ttl(layout.expires_ms, now),
         layout,
-        own_slot: own.then_some(slot),
         token: Some(Token {
             mapping: table.id(),
             slot,
