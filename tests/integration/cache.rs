@@ -11,9 +11,9 @@ use std::time::{Duration, SystemTime};
 use libtest_mimic::Trial;
 use rustcache_testkit::dns::{qtype, Behaviour, LoggedQuery, ScriptedServer, Zone};
 use rustcache_testkit::dns::{POISON_V4, POISON_V6};
-use rustcache_testkit::ns::{module_path, ProbeOutput, Sandbox};
+use rustcache_testkit::ns::{ProbeOutput, Sandbox};
 
-use crate::common::{WWW_BOTH, WWW_V4 as V4, WWW_V6 as V6};
+use crate::common::{with_module, WWW_BOTH, WWW_V4 as V4, WWW_V6 as V6};
 use crate::stress::concurrent_writers_and_readers_in_many_processes_never_see_a_torn_entry;
 
 pub fn tests() -> Vec<Trial> {
@@ -159,15 +159,7 @@ fn with_cache<R: Send>(
     resolv_conf: &str,
     f: impl FnOnce(&Sandbox, &ScriptedServer) -> R + Send,
 ) -> R {
-    let (path, built) = module_path();
-    assert!(
-        built,
-        "{} is missing: run `make build` first",
-        path.display()
-    );
-    Sandbox::run(|sb| {
-        sb.write_nsswitch("rustcache");
-        sb.write_resolv_conf(resolv_conf);
+    with_module(resolv_conf, |sb| {
         let server = ScriptedServer::start("127.0.0.2".parse().unwrap(), zone())
             .unwrap_or_else(|e| panic!("cannot start the upstream: {e}"));
         f(sb, &server)

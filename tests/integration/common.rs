@@ -80,3 +80,20 @@ pub fn with_zone_and_resolv_conf<R: Send>(
 pub fn assert_results(out: &ProbeOutput, expected: &[&str]) {
     assert_eq!(out.results(), expected, "\n{out}");
 }
+
+/// A sandbox whose hosts line is `rustcache` alone (every answer comes from
+/// the module, no fallback hides a failure) and whose resolv.conf is
+/// `resolv_conf`; the built module must exist.
+pub fn with_module<R: Send>(resolv_conf: &str, f: impl FnOnce(&Sandbox) -> R + Send) -> R {
+    let (path, built) = rustcache_testkit::ns::module_path();
+    assert!(
+        built,
+        "{} is missing: run `make build` first",
+        path.display()
+    );
+    Sandbox::run(|sb| {
+        sb.write_nsswitch("rustcache");
+        sb.write_resolv_conf(resolv_conf);
+        f(sb)
+    })
+}

@@ -5,12 +5,12 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::unix::process::CommandExt;
 use std::time::Duration;
 
-use crate::common::{WWW_BOTH, WWW_V4 as V4, WWW_V6 as V6};
+use crate::common::{with_module, WWW_BOTH, WWW_V4 as V4, WWW_V6 as V6};
 use libtest_mimic::Trial;
 use rustcache_testkit::dns::{
     qtype, Behaviour, LoggedQuery, ScriptedServer, Transport, Zone, POISON_V4, POISON_V6,
 };
-use rustcache_testkit::ns::{module_path, ProbeOutput, Sandbox};
+use rustcache_testkit::ns::{ProbeOutput, Sandbox};
 
 pub fn tests() -> Vec<Trial> {
     trials![
@@ -92,22 +92,6 @@ fn big_v6(i: u16) -> Ipv6Addr {
 /// The i-th of the many one-address names.
 fn many(i: usize) -> String {
     format!("h{i}.example.com")
-}
-
-/// A sandbox whose hosts line is `rustcache` alone (so every answer comes from the
-/// module, there is no fallback to hide a failure) and whose resolv.conf is `resolv_conf`.
-fn with_module<R: Send>(resolv_conf: &str, f: impl FnOnce(&Sandbox) -> R + Send) -> R {
-    let (path, built) = module_path();
-    assert!(
-        built,
-        "{} is missing: run `make build` first",
-        path.display()
-    );
-    Sandbox::run(|sb| {
-        sb.write_nsswitch("rustcache");
-        sb.write_resolv_conf(resolv_conf);
-        f(sb)
-    })
 }
 
 /// A scripted server on `addr` port 53 serving [`zone`].
