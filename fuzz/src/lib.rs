@@ -6,6 +6,7 @@
 
 pub mod checks;
 pub mod input;
+pub mod oracle;
 pub mod region;
 pub mod samples;
 pub mod seal;

@@ -1,5 +1,5 @@
-//! The DNS wire format, through `hickory-proto` (encoding and decoding
-//! only; no runtime).
+//! Queries and replies: what rustcache sends and what it takes from an
+//! answer, over the wire format of [`super::wire`].
 //!
 //! A reply is accepted only when it answers exactly what was asked: the ID
 //! matches, it is a response to a standard query, and its single question
@@ -11,9 +11,10 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
-use hickory_proto::rr::{DNSClass, Name, RData, RecordType};
-
+use super::wire::{
+    self, push_name, NameAt, Reader, Record, CLASS_IN, TYPE_A, TYPE_AAAA, TYPE_CNAME, TYPE_OPT,
+    TYPE_PTR, TYPE_SOA,
+};
 use crate::name::is_valid_answer_name;
 
 /// The UDP payload size we advertise (the DNS flag day 2020 value: fits
@@ -21,6 +22,9 @@ use crate::name::is_valid_answer_name;
 pub const EDNS_PAYLOAD: u16 = 1232;
 /// How many CNAMEs a chain may have before we stop following it.
 const MAX_CHAIN: usize = 16;
+/// Response codes with a meaning of their own here.
+const RCODE_NOERROR: u16 = 0;
+const RCODE_NXDOMAIN: u16 = 3;
 
 /// The record types rustcache asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,11 +38,12 @@ pub enum QType {
 }
 
 impl QType {
-    fn record_type(self) -> RecordType {
+    /// The type's number on the wire.
+    pub fn code(self) -> u16 {
         match self {
-            QType::A => RecordType::A,
-            QType::Aaaa => RecordType::AAAA,
-            QType::Ptr => RecordType::PTR,
+            QType::A => TYPE_A,
+            QType::Aaaa => TYPE_AAAA,
+            QType::Ptr => TYPE_PTR,
         }
     }
 }
@@ -54,6 +59,12 @@ pub enum Mismatch {
     NotAResponse,
     /// A different question (or none).
     WrongQuestion,
+}
+
+impl From<wire::Malformed> for Mismatch {
+    fn from(_: wire::Malformed) -> Mismatch {
+        Mismatch::Malformed
+    }
 }
 
 /// What a server said about one question.
@@ -100,22 +111,30 @@ impl Chain {
     }
 }
 
-/// Encodes a recursive query for `name` (without trailing dot), with EDNS0.
+/// Encodes a recursive query for `name` (without trailing dot), with
+/// EDNS0. `None` if the name cannot be put on the wire.
 pub fn encode_query(id: u16, name: &str, qtype: QType) -> Option<Vec<u8>> {
-    let name = Name::from_ascii(format!("{name}.")).ok()?;
-    let mut message = Message::new(id, MessageType::Query, OpCode::Query);
-    message.metadata.recursion_desired = true;
-    message.add_query(Query::query(name, qtype.record_type()));
-    let mut edns = Edns::new();
-    edns.set_max_payload(EDNS_PAYLOAD);
-    message.set_edns(edns);
-    message.to_vec().ok()
+    let mut out = Vec::with_capacity(wire::HEADER_LEN + name.len() + 2 + 4 + 11);
+    // Header: ID, flags with only RD set, one question, one additional
+    // record (the OPT).
+    for word in [id, 0x0100, 1, 0, 0, 1] {
+        out.extend_from_slice(&word.to_be_bytes());
+    }
+    push_name(&mut out, name)?;
+    out.extend_from_slice(&qtype.code().to_be_bytes());
+    out.extend_from_slice(&CLASS_IN.to_be_bytes());
+    // OPT (RFC 6891 section 6.1.2): root owner, the payload size in the
+    // class field, extended rcode 0, version 0, no flags, no options.
+    out.push(0);
+    out.extend_from_slice(&TYPE_OPT.to_be_bytes());
+    out.extend_from_slice(&EDNS_PAYLOAD.to_be_bytes());
+    out.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+    Some(out)
 }
 
 /// Decodes `bytes` as the reply to query `id` for `name`/`qtype`.
 pub fn decode_reply(bytes: &[u8], id: u16, name: &str, qtype: QType) -> Result<Reply, Mismatch> {
-    // Cheap checks on the raw header first: most stray datagrams stop here
-    // without a full decode.
+    // The ID first: most stray datagrams stop here.
     let header_id = bytes
         .get(..2)
         .map(|b| u16::from_be_bytes([b[0], b[1]]))
@@ -123,88 +142,119 @@ pub fn decode_reply(bytes: &[u8], id: u16, name: &str, qtype: QType) -> Result<R
     if header_id != id {
         return Err(Mismatch::WrongId);
     }
-    let message = Message::from_vec(bytes).map_err(|_| Mismatch::Malformed)?;
-    let meta = &message.metadata;
-    if meta.message_type != MessageType::Response || meta.op_code != OpCode::Query {
+    let (header, mut reader) = Reader::new(bytes)?;
+    if !header.is_response() || header.opcode() != 0 {
         return Err(Mismatch::NotAResponse);
     }
-    match message.queries.as_slice() {
-        [q] if q.query_type() == qtype.record_type()
-            && q.query_class() == DNSClass::IN
-            && same_name_text(q.name(), name) => {}
-        _ => return Err(Mismatch::WrongQuestion),
+    let mut matched = 0usize;
+    for _ in 0..header.questions {
+        let (qname, qtype_code, qclass) = reader.question()?;
+        if qtype_code == qtype.code() && qclass == CLASS_IN && qname.eq_text(bytes, name) {
+            matched += 1;
+        }
     }
-    if meta.truncation {
+    if header.questions != 1 || matched != 1 {
+        return Err(Mismatch::WrongQuestion);
+    }
+    // A truncated reply is asked again over TCP whatever its records say
+    // (some servers cut them off mid-record).
+    if header.truncated() {
         return Ok(Reply::Truncated);
     }
-    let rcode = meta.response_code;
+    let mut answers = Vec::with_capacity(usize::from(header.answers.min(64)));
+    for _ in 0..header.answers {
+        let record = reader.record()?;
+        if record.class == CLASS_IN {
+            answers.push(record);
+        }
+    }
+    let mut soa_ttl = None;
+    for _ in 0..header.authorities {
+        let record = reader.record()?;
+        if record.rtype == TYPE_SOA && soa_ttl.is_none() {
+            soa_ttl = soa_negative_ttl(bytes, &record);
+        }
+    }
+    let mut rcode = header.rcode();
+    for _ in 0..header.additionals {
+        let record = reader.record()?;
+        if record.rtype == TYPE_OPT {
+            // RFC 6891 section 6.1.3: the OPT TTL's top byte holds the
+            // upper eight bits of the 12-bit rcode.
+            rcode |= ((record.ttl >> 24) as u16) << 4;
+        }
+    }
     match rcode {
-        ResponseCode::NoError => Ok(Reply::Data(follow_chain(&message, name, qtype))),
-        ResponseCode::NXDomain => Ok(Reply::NxDomain {
-            negative_ttl: negative_ttl(&message),
+        RCODE_NOERROR => Ok(Reply::Data(follow_chain(
+            bytes, &answers, name, qtype, soa_ttl,
+        ))),
+        RCODE_NXDOMAIN => Ok(Reply::NxDomain {
+            negative_ttl: soa_ttl,
         }),
-        other => Ok(Reply::Failure(u16::from(other))),
+        other => Ok(Reply::Failure(other)),
     }
 }
 
 /// Walks the answer section from the question name through CNAMEs and
 /// collects the records of the asked type at the end of the chain.
-fn follow_chain(message: &Message, qname: &str, qtype: QType) -> Chain {
+fn follow_chain(
+    message: &[u8],
+    answers: &[Record],
+    qname: &str,
+    qtype: QType,
+    soa_ttl: Option<u32>,
+) -> Chain {
     let mut chain = Chain {
         canonical: qname.to_owned(),
         ttl: u32::MAX,
         ..Chain::default()
     };
-    let answers: Vec<_> = message
-        .answers
-        .iter()
-        .filter(|r| r.dns_class == DNSClass::IN)
-        .collect();
-    let mut current = qname.to_owned();
-    let mut owner_seen = false;
+    // The end of the chain so far: the question, then each CNAME target.
+    let mut current: Option<NameAt> = None;
+    let at_current = |owner: NameAt, current: Option<NameAt>| match current {
+        None => owner.eq_text(message, qname),
+        Some(name) => owner.eq_name(message, name),
+    };
     for _ in 0..MAX_CHAIN {
-        let cname = answers.iter().find_map(|r| match &r.data {
-            RData::CNAME(target) if same_name_text(&r.name, &current) => {
-                Some((r, name_text(&target.0)?))
+        let cname = answers.iter().find_map(|r| {
+            if r.rtype != TYPE_CNAME || !at_current(r.owner, current) {
+                return None;
             }
-            _ => None,
+            let target = wire::name_at(r.data.start);
+            host_text(message, target)?;
+            Some((r, target))
         });
         let Some((record, target)) = cname else { break };
-        let Some(owner) = name_text(&record.name) else {
+        let Some(owner) = host_text(message, record.owner) else {
             break;
         };
         chain.aliases.push(owner);
         chain.ttl = chain.ttl.min(record.ttl);
-        current = target;
+        current = Some(target);
     }
-    for record in &answers {
-        if !same_name_text(&record.name, &current) {
+    let mut owner_seen = false;
+    for record in answers {
+        if record.rtype != qtype.code() || !at_current(record.owner, current) {
             continue;
         }
-        let used = match (&record.data, qtype) {
-            (RData::A(a), QType::A) => {
-                chain.v4.push(a.0);
-                true
-            }
-            (RData::AAAA(aaaa), QType::Aaaa) => {
-                chain.v6.push(aaaa.0);
-                true
-            }
-            (RData::PTR(ptr), QType::Ptr) => match name_text(&ptr.0) {
-                Some(target) => {
-                    chain.names.push(target);
-                    true
-                }
-                None => false,
-            },
-            _ => false,
+        let data = message.get(record.data.clone()).unwrap_or(&[]);
+        let used = match qtype {
+            QType::A => <[u8; 4]>::try_from(data)
+                .map(|octets| chain.v4.push(Ipv4Addr::from(octets)))
+                .is_ok(),
+            QType::Aaaa => <[u8; 16]>::try_from(data)
+                .map(|octets| chain.v6.push(Ipv6Addr::from(octets)))
+                .is_ok(),
+            QType::Ptr => host_text(message, wire::name_at(record.data.start))
+                .map(|target| chain.names.push(target))
+                .is_some(),
         };
         if used {
             chain.ttl = chain.ttl.min(record.ttl);
             if !owner_seen {
                 // glibc names the host after the first address record's
                 // owner, spelled as the server sent it.
-                if let Some(owner) = name_text(&record.name) {
+                if let Some(owner) = host_text(message, record.owner) {
                     chain.canonical = owner;
                     owner_seen = true;
                 }
@@ -212,61 +262,41 @@ fn follow_chain(message: &Message, qname: &str, qtype: QType) -> Chain {
         }
     }
     if !owner_seen {
-        chain.canonical = current;
+        if let Some(end) = current.and_then(|name| host_text(message, name)) {
+            chain.canonical = end;
+        }
     }
     if chain.ttl == u32::MAX {
         chain.ttl = 0;
     }
     if chain.is_empty() {
-        chain.negative_ttl = negative_ttl(message);
+        chain.negative_ttl = soa_ttl;
     }
     chain
 }
 
 /// RFC 2308 section 5: the negative TTL is the smaller of the SOA record's
-/// TTL and its MINIMUM field.
-fn negative_ttl(message: &Message) -> Option<u32> {
-    message.authorities.iter().find_map(|r| match &r.data {
-        RData::SOA(soa) => Some(r.ttl.min(soa.minimum)),
-        _ => None,
-    })
+/// TTL and its MINIMUM field (the last four bytes of its data, which the
+/// reader checked are there).
+fn soa_negative_ttl(message: &[u8], soa: &Record) -> Option<u32> {
+    let minimum = wire::u32_at(message, soa.data.end.checked_sub(4)?)?;
+    Some(soa.ttl.min(minimum))
 }
 
 /// A name from the wire as host-name text (no trailing dot), or `None` if it
 /// is not a valid host name.
-fn name_text(name: &Name) -> Option<String> {
-    let mut out = String::with_capacity(name.len());
-    for label in name.iter() {
-        if !out.is_empty() {
-            out.push('.');
-        }
-        // A dot inside one wire label would make two labels of text: such
-        // a name is no host name (found by the `reply` fuzz target).
-        let label = std::str::from_utf8(label)
-            .ok()
-            .filter(|l| !l.contains('.'))?;
-        out.push_str(label);
-    }
-    is_valid_answer_name(&out).then_some(out)
-}
-
-/// Compares a wire name with host-name text, ASCII case-insensitively.
-fn same_name_text(name: &Name, text: &str) -> bool {
-    let mut labels = text.split('.');
-    for label in name.iter() {
-        match labels.next() {
-            Some(t) if t.as_bytes().eq_ignore_ascii_case(label) => {}
-            _ => return false,
-        }
-    }
-    labels.next().is_none()
+fn host_text(message: &[u8], name: NameAt) -> Option<String> {
+    name.text(message).filter(|t| is_valid_answer_name(t))
 }
 
 #[cfg(test)]
 mod tests {
+    //! The decoder against replies built by hickory-proto, an independent
+    //! encoder (a dev-dependency only: nothing of it reaches the module).
     use super::*;
+    use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
     use hickory_proto::rr::rdata::{A, CNAME, PTR, SOA};
-    use hickory_proto::rr::Record;
+    use hickory_proto::rr::{Name, RData, Record, RecordType};
 
     fn name(text: &str) -> Name {
         Name::from_ascii(text).unwrap()
@@ -460,5 +490,89 @@ mod tests {
             panic!("expected data");
         };
         assert_eq!(chain.names, vec!["good.example"]);
+    }
+    #[test]
+    fn the_query_is_what_hickory_reads_as_a_recursive_edns_query() {
+        let bytes = encode_query(0xbeef, "a-b.Example.com", QType::Ptr).unwrap();
+        let m = Message::from_vec(&bytes).unwrap();
+        assert_eq!(m.metadata.message_type, MessageType::Query);
+        assert_eq!(m.metadata.op_code, OpCode::Query);
+        assert!(!m.metadata.truncation && !m.metadata.authoritative);
+        assert_eq!(m.queries.len(), 1);
+        assert_eq!(m.queries[0].query_type(), RecordType::PTR);
+        assert_eq!(m.queries[0].name().to_ascii(), "a-b.Example.com.");
+        let edns = m.edns.as_ref().unwrap();
+        assert_eq!(edns.version(), 0);
+        assert!(!edns.flags().dnssec_ok);
+        assert_eq!(encode_query(1, "a..b", QType::A), None);
+    }
+
+    #[test]
+    fn an_extended_rcode_in_the_opt_record_is_a_failure() {
+        // BADVERS (16): header rcode 0, OPT extended rcode 1.
+        let mut m = response(4, "a.example.", RecordType::A);
+        m.metadata.response_code = ResponseCode::BADVERS;
+        m.set_edns(Edns::new());
+        let bytes = m.to_vec().unwrap();
+        assert_eq!(bytes[3] & 0x0f, 0, "hickory puts the high bits in the OPT");
+        assert_eq!(
+            decode_reply(&bytes, 4, "a.example", QType::A),
+            Ok(Reply::Failure(16))
+        );
+    }
+
+    #[test]
+    fn a_truncated_reply_cut_mid_record_is_still_retried_over_tcp() {
+        let mut m = response(9, "big.example.", RecordType::A);
+        m.metadata.truncation = true;
+        m.add_answer(Record::from_rdata(
+            name("big.example."),
+            60,
+            RData::A(A::new(192, 0, 2, 1)),
+        ));
+        let bytes = m.to_vec().unwrap();
+        let cut = &bytes[..bytes.len() - 3];
+        assert_eq!(
+            decode_reply(cut, 9, "big.example", QType::A),
+            Ok(Reply::Truncated)
+        );
+        // Without TC the same bytes are no reply.
+        let mut cut = cut.to_vec();
+        cut[2] &= !0x02;
+        assert_eq!(
+            decode_reply(&cut, 9, "big.example", QType::A),
+            Err(Mismatch::Malformed)
+        );
+    }
+
+    #[test]
+    fn records_of_other_classes_and_types_are_not_used() {
+        let mut m = response(2, "h.example.", RecordType::AAAA);
+        let mut chaos = Record::from_rdata(
+            name("h.example."),
+            60,
+            RData::AAAA("2001:db8::9".parse::<std::net::Ipv6Addr>().unwrap().into()),
+        );
+        chaos.dns_class = hickory_proto::rr::DNSClass::CH;
+        m.add_answer(chaos);
+        m.add_answer(Record::from_rdata(
+            name("h.example."),
+            60,
+            RData::A(A::new(192, 0, 2, 1)),
+        ));
+        m.add_answer(Record::from_rdata(
+            name("H.Example."),
+            40,
+            RData::AAAA("2001:db8::1".parse::<std::net::Ipv6Addr>().unwrap().into()),
+        ));
+        let Ok(Reply::Data(chain)) =
+            decode_reply(&m.to_vec().unwrap(), 2, "h.example", QType::Aaaa)
+        else {
+            panic!("expected data");
+        };
+        assert_eq!(chain.v6, vec!["2001:db8::1".parse::<Ipv6Addr>().unwrap()]);
+        assert!(chain.v4.is_empty());
+        assert_eq!(chain.canonical, "H.Example");
+        assert_eq!(chain.ttl, 40);
     }
 }

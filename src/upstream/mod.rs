@@ -5,6 +5,7 @@ pub mod health;
 mod hedge;
 mod message;
 mod transport;
+mod wire;
 
 pub use health::{HealthTable, ServerHealth, Snapshot};
 pub use hedge::{ask, Answer, Counters, Plan, Unavailable};
