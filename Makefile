@@ -23,7 +23,7 @@ LIBDIR   ?= $(if $(wildcard /usr/lib/$(MULTIARCH)/libc.so.6),/usr/lib/$(MULTIARC
 MODULE   := target/release/libnss_rustcache.so.2
 CLI      := target/release/rustcache
 
-.PHONY: all build test lint unit integration install uninstall bench rpm fuzz clean
+.PHONY: all build test lint unit integration panic-probe install uninstall bench rpm fuzz clean
 
 all: build
 
@@ -42,8 +42,18 @@ lint:
 unit:
 	$(CARGO) test --locked --workspace --lib --bins
 
-integration: build
-	RUSTCACHE_MODULE_DIR=$(CURDIR)/target/release $(CARGO) test --locked --test integration
+# The panic-probe build: the shipped release profile and link settings, plus
+# a test-only name that panics deep in a lookup (tests/integration/panics.rs).
+PANIC_DIR := target/panic-probe/release
+
+panic-probe:
+	$(CARGO) build --release --locked -p nss-rustcache --features panic-probe --target-dir target/panic-probe
+	cp -f $(PANIC_DIR)/libnss_rustcache.so $(PANIC_DIR)/libnss_rustcache.so.2
+
+integration: build panic-probe
+	RUSTCACHE_MODULE_DIR=$(CURDIR)/target/release \
+	RUSTCACHE_PANIC_MODULE_DIR=$(CURDIR)/$(PANIC_DIR) \
+	    $(CARGO) test --locked --test integration
 
 test: lint unit integration
 

@@ -19,6 +19,7 @@
 
 mod pack;
 mod status;
+mod unwind;
 
 use std::ffi::CStr;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};

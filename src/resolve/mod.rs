@@ -47,6 +47,16 @@ enum Step {
     Timeout,
 }
 
+/// Test builds only: panics on one name, with the configuration and a
+/// cache session held, as a bug deep in a lookup would.
+#[cfg(feature = "panic-probe")]
+#[allow(clippy::panic)]
+fn panic_probe(name: &str) {
+    if name.eq_ignore_ascii_case("panic-probe.rustcache.test") {
+        panic!("panic probe");
+    }
+}
+
 impl Resolver {
     /// A resolver reading its configuration from `sources`.
     pub fn new(sources: Sources) -> Resolver {
@@ -96,6 +106,8 @@ impl Resolver {
             return f(Outcome::NotFound);
         };
         let asker = self.asker(&config, &session, now);
+        #[cfg(feature = "panic-probe")]
+        panic_probe(name);
         let mut scratch = Scratch::new();
         let qtypes: &[QType] = match family {
             Family::V4 => &[QType::A],

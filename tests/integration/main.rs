@@ -31,6 +31,7 @@ mod differential;
 mod entry_points;
 mod harness;
 mod nsswitch;
+mod panics;
 mod stress;
 mod upstream;
 
@@ -52,6 +53,7 @@ fn main() {
     tests.extend(differential::tests());
     tests.extend(entry_points::tests());
     tests.extend(nsswitch::tests());
+    tests.extend(panics::tests());
     tests.extend(cli::tests());
     tests.extend(upstream::tests());
     tests.extend(cache::tests());

@@ -1,0 +1,128 @@
+// A panic inside the module: caught at the entry point, UNAVAIL, the host process unharmed, in the shipped link configuration (static unwinder, no libgcc_s).
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use libtest_mimic::Trial;
+use rustcache_testkit::ns::module_path;
+
+use crate::common::{assert_results, with_zone, WWW_BOTH};
+
+pub fn tests() -> Vec<Trial> {
+    trials![
+        a_panic_in_a_lookup_is_unavailable_and_the_process_goes_on,
+        a_panic_falls_through_to_the_next_source,
+        the_module_needs_no_libgcc_s_and_nothing_newer_than_glibc_2_34,
+    ]
+}
+
+/// The name on which a `panic-probe` build panics (see the core crate's
+/// `panic-probe` feature).
+const PANIC_NAME: &str = "panic-probe.rustcache.test";
+
+/// The directory of the `panic-probe` build of the module: the same
+/// release profile and build script as the shipped one, one feature more
+/// (`make integration` builds it).
+fn panic_module_dir() -> PathBuf {
+    let dir = std::env::var_os("RUSTCACHE_PANIC_MODULE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("target/panic-probe/release"));
+    let module = dir.join("libnss_rustcache.so.2");
+    assert!(
+        module.is_file(),
+        "{} is missing: `make integration` builds it",
+        module.display()
+    );
+    dir
+}
+
+fn a_panic_in_a_lookup_is_unavailable_and_the_process_goes_on() {
+    with_zone("rustcache", |sb, _| {
+        sb.set_module_dir(panic_module_dir());
+        let out = sb.probe(&[
+            &format!("gai {PANIC_NAME} unspec"),
+            &format!("nss4 {PANIC_NAME} 1024"),
+            &format!("ghbn {PANIC_NAME}"),
+            // The same process, the same module: still answering, its
+            // configuration lock and cache session not left poisoned.
+            "gai www.example.com unspec",
+            &format!("nss4 {PANIC_NAME} 1024"),
+            "gai www.example.com unspec",
+        ]);
+        let results = out.results();
+        // glibc's getaddrinfo reports a lone UNAVAIL source as EAI_NONAME;
+        // the direct call and gethostbyname show the status itself.
+        assert_eq!(results[0], "err EAI_NONAME", "\n{out}");
+        assert!(
+            results[1].starts_with("status=UNAVAIL errno=")
+                && results[1].contains("herr=NO_RECOVERY"),
+            "\n{out}"
+        );
+        assert!(results[2].starts_with("herr NO_RECOVERY"), "\n{out}");
+        assert_eq!(results[3], WWW_BOTH, "\n{out}");
+        assert_eq!(results[4], results[1], "\n{out}");
+        assert_eq!(results[5], WWW_BOTH, "\n{out}");
+        assert!(out.status.success(), "\n{out}");
+        assert!(
+            !out.stderr.contains("panic"),
+            "the module printed its panic:\n{out}"
+        );
+    });
+}
+
+fn a_panic_falls_through_to_the_next_source() {
+    with_zone("files rustcache [!UNAVAIL=return] dns", |sb, server| {
+        sb.set_module_dir(panic_module_dir());
+        let before = server.count();
+        let out = sb.probe(&[&format!("gai {PANIC_NAME} unspec")]);
+        // glibc's dns module asked the zone, which has no such name.
+        assert_results(&out, &["err EAI_NONAME"]);
+        assert!(server.count() > before, "dns never asked");
+    });
+}
+
+fn the_module_needs_no_libgcc_s_and_nothing_newer_than_glibc_2_34() {
+    let (shipped, built) = module_path();
+    assert!(built, "{} is missing: run `make build`", shipped.display());
+    for module in [shipped, panic_module_dir().join("libnss_rustcache.so.2")] {
+        let dynamic = tool_output("readelf", &["-d", "-W"], &module);
+        let needed: Vec<&str> = dynamic
+            .lines()
+            .filter(|l| l.contains("(NEEDED)"))
+            .filter_map(|l| l.split('[').nth(1)?.split(']').next())
+            .collect();
+        assert!(
+            !needed.iter().any(|n| n.starts_with("libgcc_s")),
+            "{} needs {needed:?}",
+            module.display()
+        );
+        let symbols = tool_output("objdump", &["-T"], &module);
+        let newest = symbols
+            .split("GLIBC_")
+            .skip(1)
+            .filter_map(|rest| {
+                let version: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_digit() || *c == '.')
+                    .collect();
+                let mut parts = version.split('.').map(|p| p.parse::<u32>().ok());
+                Some((parts.next()??, parts.next().flatten().unwrap_or(0)))
+            })
+            .max();
+        assert!(
+            newest.is_some_and(|v| v <= (2, 34)),
+            "{} needs GLIBC_{newest:?}",
+            module.display()
+        );
+    }
+}
+
+fn tool_output(tool: &str, args: &[&str], file: &std::path::Path) -> String {
+    let out = Command::new(tool)
+        .args(args)
+        .arg(file)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {tool} (binutils): {e}"));
+    assert!(out.status.success(), "{tool} failed on {}", file.display());
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
