@@ -54,14 +54,19 @@
 //! ([`daemon`]). Then list it in the scenarios it applies to ([`Scenario::systems`]).
 
 mod answer;
+mod chart;
 mod child;
+mod compile;
+mod cprobe;
 mod daemon;
 mod environment;
 mod error;
 mod floor;
+mod installed;
 mod options;
 mod runner;
 mod scenario;
+mod smaps;
 mod system;
 mod table;
 mod tools;
@@ -73,12 +78,14 @@ use std::process::ExitCode;
 use rustcache_testkit::ns::module_path;
 use rustcache_testkit::probe::main_if_probe;
 
+use cprobe::CProbe;
 use environment::Environment;
 use error::BenchError;
 use floor::FloorModule;
 use options::{Options, USAGE};
 use scenario::Scenario;
 use system::System;
+use table::Check;
 use tools::Availability;
 
 fn main() -> ExitCode {
@@ -115,6 +122,8 @@ pub struct Context<'a> {
     pub opts: &'a Options,
     pub tools: &'a Availability,
     pub floor: Option<&'a FloorModule>,
+    /// The C probe, when a C compiler was found.
+    pub cprobe: Option<&'a CProbe>,
 }
 
 impl Context<'_> {
@@ -151,21 +160,42 @@ fn run(opts: &Options) -> Result<bool, BenchError> {
         Some(cc) if runs_any(System::Floor) => Some(FloorModule::build(cc)?),
         _ => None,
     };
+    let cprobe = match CProbe::compiler() {
+        Some(cc) if opts.scenarios.iter().any(|s| s.needs_c_probe()) => Some(CProbe::build(&cc)?),
+        _ => None,
+    };
     let ctx = Context {
         opts,
         tools: &tools,
         floor: floor.as_ref(),
+        cprobe: cprobe.as_ref(),
     };
     let env = Environment::collect(&ctx)?;
     let mut report = env.render();
     print!("{report}");
     let mut all_passed = true;
+    let mut sections = Vec::new();
     for &scenario in &opts.scenarios {
         let section = scenario.run(&ctx)?;
         let text = section.render(&opts.systems);
         print!("{text}");
         report.push_str(&text);
-        all_passed &= section.checks.iter().all(|c| c.passed);
+        all_passed &= section.checks.iter().all(Check::acceptable);
+        sections.push(section);
+    }
+    let chart_path = opts.out.with_extension("svg");
+    let chart = chart::render(&sections, &opts.systems);
+    if chart.is_some() {
+        let name = chart_path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned());
+        let name = name.unwrap_or_default();
+        let text = format!(
+            "\n## Chart\n\nLatency distributions of the fresh-process and hit-latency rows \
+             (log scale): [{name}]({name})\n\n![latency distributions]({name})\n"
+        );
+        print!("{text}");
+        report.push_str(&text);
     }
     if let Some(dir) = opts.out.parent() {
         fs::create_dir_all(dir)
@@ -173,6 +203,11 @@ fn run(opts: &Options) -> Result<bool, BenchError> {
     }
     fs::write(&opts.out, &report)
         .map_err(|e| BenchError::io(format!("write {}", opts.out.display()), e))?;
+    if let Some(svg) = chart {
+        fs::write(&chart_path, svg)
+            .map_err(|e| BenchError::io(format!("write {}", chart_path.display()), e))?;
+        eprintln!("chart written to {}", chart_path.display());
+    }
     eprintln!("report written to {}", opts.out.display());
     Ok(all_passed)
 }
