@@ -140,6 +140,8 @@ fn draw_panel(svg: &mut String, panel: &Panel, top: f64) {
             bottom + 16.0,
             fmt_time(v)
         );
+        // Minor labels only where a decade is wide enough for them.
+        let minor_labels = hi_dec - lo_dec <= 3.0;
         for minor in [2.0, 5.0] {
             if decade < hi_dec {
                 let _ = writeln!(
@@ -149,7 +151,11 @@ fn draw_panel(svg: &mut String, panel: &Panel, top: f64) {
                      fill=\"#999\" font-size=\"10\">{2}</text>",
                     x(v * minor),
                     bottom + 14.0,
-                    fmt_time(v * minor)
+                    if minor_labels {
+                        fmt_time(v * minor)
+                    } else {
+                        String::new()
+                    }
                 );
             }
         }

@@ -30,12 +30,16 @@
 //! sandbox (new servers, new `/run`), one system after the other, and yields one table:
 //! `dead-first`, `steady`, `dead-first-warm` (the dead-nameserver and steady-state
 //! figures of issue 2), `shared-names`, `stampede`, `hit-latency`, `direct-call` and
-//! `dead-first-learned` (the acceptance figures of issue 3). bench/README.md describes
-//! every one, how each system is set up, and how to read the tables.
+//! `dead-first-learned` (the acceptance figures of issue 3), `fresh-process`,
+//! `miss-in-process`, `dlopen`, `memory` and `module-facts` (what loading the module
+//! costs a process, issue 6; their fresh processes are a C program,
+//! [`cprobe`], so that nothing the module needs is loaded before it). bench/README.md
+//! describes every one, how each system is set up, and how to read the tables.
 //!
 //! Every answer is checked (exactly the name's addresses); a wrong or missing answer
-//! stops the run with the probe's whole output. Properties the project promises are
-//! checked under the tables (`check ok` / `check FAILED`).
+//! stops the run with the probe's whole output. Promises are checked under the tables:
+//! properties (query counts) as `check ok` / `check FAILED`, performance and size
+//! targets as `check ok` / `check missed` ([`table::CheckKind`]).
 //!
 //! # Output
 //!
@@ -43,9 +47,11 @@
 //! skipped systems, the cost of spawning a probe that does nothing), then per scenario
 //! a Markdown table: `n` samples, median, p10, p90 (linear interpolation between order
 //! statistics), min, max, and the ratio to the scenario's reference system. The same
-//! text goes to `bench/results/latest.md` (or `--out`). Progress goes to stderr. Exit
-//! status: 0; 1 when an answer was wrong, a probe or daemon failed or a check did not
-//! hold; 2 on bad usage.
+//! text goes to `bench/results/latest.md` (or `--out`), and an SVG chart of the
+//! fresh-process and hit-latency distributions ([`chart`]) beside it (`latest.svg`).
+//! Progress goes to stderr. Exit status: 0; 1 when an answer was wrong, a probe or
+//! daemon failed or a property check failed (a missed target does not change it); 2 on
+//! bad usage.
 //!
 //! # Adding a system
 //!

@@ -314,6 +314,10 @@ impl Check {
     }
 }
 
+/// Facts longer than this go under the table, one line each, so that one long list
+/// does not widen every row.
+const LONG_FACT: usize = 60;
+
 /// One scenario's results for every system.
 pub struct Section {
     pub scenario: Scenario,
@@ -346,6 +350,7 @@ impl Section {
             "metric", "system", "n", "median", "p10", "p90", "min", "max", &versus,
         ];
         let mut table: Vec<[String; 9]> = Vec::new();
+        let mut long_facts = Vec::new();
         for metric in metrics {
             let of_metric: Vec<&Row> = systems
                 .iter()
@@ -353,8 +358,11 @@ impl Section {
                 .collect();
             let reference = self.reference.and_then(|s| find(&self.rows, metric, s));
             for row in &of_metric {
-                if let Some(cells) = cells(row, reference, of_metric.len() > 1) {
-                    table.push(cells);
+                match &row.value {
+                    Value::Fact(text) if text.chars().count() > LONG_FACT => {
+                        long_facts.push(format!("{} ({}): {text}", row.metric, row.system.name()));
+                    }
+                    _ => table.extend(cells(row, reference, of_metric.len() > 1)),
                 }
             }
         }
@@ -369,6 +377,9 @@ impl Section {
             let _ = writeln!(out, "{note}\n");
         }
         out.push_str(&markdown_table(&header, &table));
+        for fact in &long_facts {
+            let _ = writeln!(out, "\n{fact}");
+        }
         for check in &self.checks {
             let _ = writeln!(out, "\ncheck {}: {}", check.verdict(), check.text);
         }
