@@ -81,10 +81,19 @@ pub fn memory(system: System, ctx: &Context<'_>) -> Result<Vec<Row>, BenchError>
             check_lookups(&out, one)?;
             let read = |p: &std::path::Path| {
                 fs::read_to_string(p)
-                    .map(|t| Usage::parse(&t))
                     .map_err(|e| BenchError::io(format!("read {}", p.display()), e))
             };
-            added.push(read(&after)?.minus(read(&before)?));
+            let after_text = read(&after)?;
+            // The row is about the installed file: make sure that is what got mapped.
+            if let Some(installed) = &installed {
+                if !after_text.contains(&*installed.file().to_string_lossy()) {
+                    return Err(BenchError::Probe {
+                        what: format!("{} is not mapped", installed.file().display()),
+                        output: out,
+                    });
+                }
+            }
+            added.push(Usage::parse(&after_text).minus(Usage::parse(&read(&before)?)));
             progress(i, RUNS);
         }
         prepared.still_running()?;
