@@ -6,6 +6,8 @@
 #                  (needs root: they run in private namespaces)
 #   make bench     rustcache side by side with glibc's dns module, nscd,
 #                  dnsmasq, unbound and a floor module (see bench/README.md)
+#   make demo      a dead first nameserver, glibc alone and then rustcache,
+#                  in a private namespace (root; under a minute)
 #   make rpm       binary RPM for Amazon Linux 2023 from the working tree
 #                  (RPM_REF=HEAD or a tag: from that commit); packaging/README.md
 #   make fuzz      the fuzz targets in fuzz/, FUZZ_TIME seconds each (not
@@ -23,7 +25,7 @@ LIBDIR   ?= $(if $(wildcard /usr/lib/$(MULTIARCH)/libc.so.6),/usr/lib/$(MULTIARC
 MODULE   := target/release/libnss_rustcache.so.2
 CLI      := target/release/rustcache
 
-.PHONY: all build test lint unit integration panic-probe install uninstall bench rpm fuzz clean
+.PHONY: all build test lint unit integration panic-probe install uninstall bench demo rpm fuzz clean
 
 all: build
 
@@ -74,6 +76,12 @@ uninstall:
 bench: build
 	bench/install-deps
 	$(CARGO) run --release --locked -p rustcache-testkit --bin rustcache-bench
+
+# Touches nothing on the host: every process runs in a private network and
+# mount namespace (see tests/testkit/src/bin/rustcache-demo).
+demo: build
+	RUSTCACHE_MODULE_DIR=$(CURDIR)/target/release $(CARGO) run --release --locked \
+	  -p rustcache-testkit --bin rustcache-demo -- --cli $(CURDIR)/$(CLI)
 
 RPM_TOPDIR ?= $(CURDIR)/target/rpmbuild
 RPM_REF    ?=

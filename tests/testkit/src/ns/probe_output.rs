@@ -65,14 +65,18 @@ impl ProbeOutput {
     }
 
     /// The per-operation timings printed on stderr by `time` / `--timed`
-    /// (`elapsed_us=N op=OP` lines), in order.
+    /// (`elapsed_us=N op=OP` lines), in order. `elapsed_ns=N op=OP` lines (the
+    /// benchmark's C probe, which times calls of a few microseconds) count too.
     pub fn timings(&self) -> Vec<(String, Duration)> {
         self.stderr
             .lines()
             .filter_map(|l| {
-                let rest = l.strip_prefix("elapsed_us=")?;
-                let (us, op) = rest.split_once(" op=")?;
-                Some((op.to_string(), Duration::from_micros(us.parse().ok()?)))
+                let (rest, unit) = match l.strip_prefix("elapsed_us=") {
+                    Some(rest) => (rest, Duration::from_micros(1)),
+                    None => (l.strip_prefix("elapsed_ns=")?, Duration::from_nanos(1)),
+                };
+                let (n, op) = rest.split_once(" op=")?;
+                Some((op.to_string(), unit * n.parse().ok()?))
             })
             .collect()
     }

@@ -8,6 +8,7 @@ use rustcache_testkit::dns::Zone;
 use rustcache_testkit::ns::ProbeOutput;
 
 use crate::error::BenchError;
+use crate::runner::Runner;
 
 /// TTL of every record served (long enough never to expire during a run).
 pub const TTL: u32 = 300;
@@ -143,6 +144,17 @@ pub fn check_lookups(
         });
     }
     Ok(timings)
+}
+
+/// One probe looking up every name in order (a timed `getaddrinfo(AF_UNSPEC)` each),
+/// every answer checked; returns each lookup's duration.
+pub fn lookups_in_one_process(
+    runner: &Runner<'_>,
+    names: &[Expected],
+) -> Result<Vec<Duration>, BenchError> {
+    let ops: Vec<String> = names.iter().map(|e| gai_op(&e.name)).collect();
+    let out = runner.probe(&ops, lookup_limit(ops.len()))?;
+    check_lookups(&out, names)
 }
 
 /// A dot on stderr every tenth of the way.

@@ -19,8 +19,8 @@ pub enum BenchError {
     Probe { what: String, output: ProbeOutput },
     /// A daemon did not start, or died during a scenario; `log` is what it printed.
     Daemon { what: String, log: String },
-    /// The floor module did not compile; `output` is the compiler's.
-    Floor { output: String },
+    /// A C source of the benchmark did not compile; `output` is the compiler's.
+    Compile { source: PathBuf, output: String },
 }
 
 impl BenchError {
@@ -43,9 +43,10 @@ impl fmt::Display for BenchError {
             BenchError::Daemon { what, log } => {
                 write!(f, "{what}\n--- its output ---\n{}", log.trim_end())
             }
-            BenchError::Floor { output } => write!(
+            BenchError::Compile { source, output } => write!(
                 f,
-                "cannot compile bench/floor/nss_floor.c:\n{}",
+                "cannot compile {}:\n{}",
+                source.display(),
                 output.trim_end()
             ),
         }

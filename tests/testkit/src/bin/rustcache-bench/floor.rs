@@ -2,81 +2,52 @@
 //! temporary directory, answering the hit-latency names ([`crate::scenario::hit`])
 //! from constants. Probes of the `floor` system find it through `LD_LIBRARY_PATH`.
 
-use std::fs;
+use std::ffi::OsString;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
+use crate::compile::{bench_source, compile, BuildDir};
 use crate::error::BenchError;
 use crate::scenario::hit;
-use crate::workspace_root;
 
-/// The compiled module; its directory is removed when dropped.
+/// The compiled module, in a directory of its own (removed when dropped).
 pub struct FloorModule {
-    dir: PathBuf,
+    dir: BuildDir,
 }
 
 impl FloorModule {
     /// Compiles the module with `cc`, the names and addresses passed as `-D` macros so
     /// that the benchmark is their only source.
     pub fn build(cc: &Path) -> Result<FloorModule, BenchError> {
-        let source = Self::source();
-        let dir =
-            std::env::temp_dir().join(format!("rustcache-bench-floor-{}", std::process::id()));
-        fs::create_dir_all(&dir)
-            .map_err(|e| BenchError::io(format!("create {}", dir.display()), e))?;
-        let module = FloorModule { dir };
-        let out = Command::new(cc)
-            .args([
-                "-O2",
-                "-fPIC",
-                "-shared",
-                "-fvisibility=hidden",
-                "-Wall",
-                "-Wextra",
-                "-Werror",
-                "-Wl,-soname,libnss_floor.so.2",
-            ])
-            .arg(format!("-DFLOOR_V4_NAME=\"{}\"", hit::V4_ONLY_NAME))
-            .arg(format!("-DFLOOR_V4_ADDR={}", v4_bytes(hit::V4_ONLY_ADDR)))
-            .arg(format!("-DFLOOR_DUAL_NAME=\"{}\"", hit::DUAL_NAME))
-            .arg(format!("-DFLOOR_DUAL_V4={}", v4_bytes(hit::DUAL_V4)))
-            .arg(format!("-DFLOOR_DUAL_V6={}", v6_bytes(hit::DUAL_V6)))
-            .arg("-o")
-            .arg(module.dir.join("libnss_floor.so.2"))
-            .arg(&source)
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| BenchError::io(format!("run {}", cc.display()), e))?;
-        if !out.status.success() {
-            return Err(BenchError::Floor {
-                output: format!(
-                    "{}{}",
-                    String::from_utf8_lossy(&out.stdout),
-                    String::from_utf8_lossy(&out.stderr)
-                ),
-            });
-        }
-        Ok(module)
+        let dir = BuildDir::new("floor")?;
+        let flags: Vec<OsString> = [
+            "-fPIC".to_string(),
+            "-shared".to_string(),
+            "-fvisibility=hidden".to_string(),
+            "-Wl,-soname,libnss_floor.so.2".to_string(),
+            format!("-DFLOOR_V4_NAME=\"{}\"", hit::V4_ONLY_NAME),
+            format!("-DFLOOR_V4_ADDR={}", v4_bytes(hit::V4_ONLY_ADDR)),
+            format!("-DFLOOR_DUAL_NAME=\"{}\"", hit::DUAL_NAME),
+            format!("-DFLOOR_DUAL_V4={}", v4_bytes(hit::DUAL_V4)),
+            format!("-DFLOOR_DUAL_V6={}", v6_bytes(hit::DUAL_V6)),
+        ]
+        .map(OsString::from)
+        .into();
+        compile(cc, &flags, &Self::source(), &dir.path().join(Self::FILE))?;
+        Ok(FloorModule { dir })
     }
+
+    /// The file glibc loads for `hosts: floor`.
+    pub const FILE: &'static str = "libnss_floor.so.2";
 
     /// The C source, in the workspace.
     pub fn source() -> PathBuf {
-        workspace_root()
-            .join("bench")
-            .join("floor")
-            .join("nss_floor.c")
+        bench_source("floor/nss_floor.c")
     }
 
     /// The directory holding `libnss_floor.so.2`.
     pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-}
-
-impl Drop for FloorModule {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.dir);
+        self.dir.path()
     }
 }
 

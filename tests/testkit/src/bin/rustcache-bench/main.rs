@@ -30,12 +30,16 @@
 //! sandbox (new servers, new `/run`), one system after the other, and yields one table:
 //! `dead-first`, `steady`, `dead-first-warm` (the dead-nameserver and steady-state
 //! figures of issue 2), `shared-names`, `stampede`, `hit-latency`, `direct-call` and
-//! `dead-first-learned` (the acceptance figures of issue 3). bench/README.md describes
-//! every one, how each system is set up, and how to read the tables.
+//! `dead-first-learned` (the acceptance figures of issue 3), `fresh-process`,
+//! `miss-in-process`, `dlopen`, `memory` and `module-facts` (what loading the module
+//! costs a process, issue 6; their fresh processes are a C program,
+//! [`cprobe`], so that nothing the module needs is loaded before it). bench/README.md
+//! describes every one, how each system is set up, and how to read the tables.
 //!
 //! Every answer is checked (exactly the name's addresses); a wrong or missing answer
-//! stops the run with the probe's whole output. Properties the project promises are
-//! checked under the tables (`check ok` / `check FAILED`).
+//! stops the run with the probe's whole output. Promises are checked under the tables:
+//! properties (query counts) as `check ok` / `check FAILED`, performance and size
+//! targets as `check ok` / `check missed` ([`table::CheckKind`]).
 //!
 //! # Output
 //!
@@ -43,9 +47,11 @@
 //! skipped systems, the cost of spawning a probe that does nothing), then per scenario
 //! a Markdown table: `n` samples, median, p10, p90 (linear interpolation between order
 //! statistics), min, max, and the ratio to the scenario's reference system. The same
-//! text goes to `bench/results/latest.md` (or `--out`). Progress goes to stderr. Exit
-//! status: 0; 1 when an answer was wrong, a probe or daemon failed or a check did not
-//! hold; 2 on bad usage.
+//! text goes to `bench/results/latest.md` (or `--out`), and an SVG chart of the
+//! fresh-process and hit-latency distributions ([`chart`]) beside it (`latest.svg`).
+//! Progress goes to stderr. Exit status: 0; 1 when an answer was wrong, a probe or
+//! daemon failed or a property check failed (a missed target does not change it); 2 on
+//! bad usage.
 //!
 //! # Adding a system
 //!
@@ -54,14 +60,19 @@
 //! ([`daemon`]). Then list it in the scenarios it applies to ([`Scenario::systems`]).
 
 mod answer;
+mod chart;
 mod child;
+mod compile;
+mod cprobe;
 mod daemon;
 mod environment;
 mod error;
 mod floor;
+mod installed;
 mod options;
 mod runner;
 mod scenario;
+mod smaps;
 mod system;
 mod table;
 mod tools;
@@ -73,12 +84,14 @@ use std::process::ExitCode;
 use rustcache_testkit::ns::module_path;
 use rustcache_testkit::probe::main_if_probe;
 
+use cprobe::CProbe;
 use environment::Environment;
 use error::BenchError;
 use floor::FloorModule;
 use options::{Options, USAGE};
 use scenario::Scenario;
 use system::System;
+use table::Check;
 use tools::Availability;
 
 fn main() -> ExitCode {
@@ -115,6 +128,8 @@ pub struct Context<'a> {
     pub opts: &'a Options,
     pub tools: &'a Availability,
     pub floor: Option<&'a FloorModule>,
+    /// The C probe, when a C compiler was found.
+    pub cprobe: Option<&'a CProbe>,
 }
 
 impl Context<'_> {
@@ -151,21 +166,42 @@ fn run(opts: &Options) -> Result<bool, BenchError> {
         Some(cc) if runs_any(System::Floor) => Some(FloorModule::build(cc)?),
         _ => None,
     };
+    let cprobe = match CProbe::compiler() {
+        Some(cc) if opts.scenarios.iter().any(|s| s.needs_c_probe()) => Some(CProbe::build(&cc)?),
+        _ => None,
+    };
     let ctx = Context {
         opts,
         tools: &tools,
         floor: floor.as_ref(),
+        cprobe: cprobe.as_ref(),
     };
     let env = Environment::collect(&ctx)?;
     let mut report = env.render();
     print!("{report}");
     let mut all_passed = true;
+    let mut sections = Vec::new();
     for &scenario in &opts.scenarios {
         let section = scenario.run(&ctx)?;
         let text = section.render(&opts.systems);
         print!("{text}");
         report.push_str(&text);
-        all_passed &= section.checks.iter().all(|c| c.passed);
+        all_passed &= section.checks.iter().all(Check::acceptable);
+        sections.push(section);
+    }
+    let chart_path = opts.out.with_extension("svg");
+    let chart = chart::render(&sections, &opts.systems);
+    if chart.is_some() {
+        let name = chart_path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned());
+        let name = name.unwrap_or_default();
+        let text = format!(
+            "\n## Chart\n\nLatency distributions of the fresh-process and hit-latency rows \
+             (log scale): [{name}]({name})\n\n![latency distributions]({name})\n"
+        );
+        print!("{text}");
+        report.push_str(&text);
     }
     if let Some(dir) = opts.out.parent() {
         fs::create_dir_all(dir)
@@ -173,6 +209,11 @@ fn run(opts: &Options) -> Result<bool, BenchError> {
     }
     fs::write(&opts.out, &report)
         .map_err(|e| BenchError::io(format!("write {}", opts.out.display()), e))?;
+    if let Some(svg) = chart {
+        fs::write(&chart_path, svg)
+            .map_err(|e| BenchError::io(format!("write {}", chart_path.display()), e))?;
+        eprintln!("chart written to {}", chart_path.display());
+    }
     eprintln!("report written to {}", opts.out.display());
     Ok(all_passed)
 }

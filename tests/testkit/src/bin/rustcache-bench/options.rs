@@ -12,14 +12,16 @@ pub const USAGE: &str = "\
 usage: rustcache-bench [OPTIONS]
 
   --scenario NAME    dead-first, steady, dead-first-warm, shared-names, stampede,
-                     hit-latency, direct-call, dead-first-learned; repeat for
+                     hit-latency, direct-call, dead-first-learned, fresh-process,
+                     miss-in-process, dlopen, memory, module-facts; repeat for
                      several (default: all, in that order)
   --system NAME      glibc-dns, rustcache, nscd, dnsmasq, unbound, floor; repeat
                      for several (default: all). Each scenario runs the ones it
                      applies to; the ratio column compares with floor in
-                     hit-latency and direct-call, else with the first system
-  --runs N           dead-first, dead-first-learned: fresh processes per system
-                     (default 51)
+                     hit-latency, direct-call, dlopen and module-facts, else
+                     with the first system
+  --runs N           dead-first, dead-first-learned, fresh-process, dlopen:
+                     fresh processes per system (default 51)
   --slow-runs N      the same for systems that wait out the dead server on every
                      new name: glibc-dns, nscd (default 5)
   --procs N          steady: fresh processes per system (default 20)
@@ -27,8 +29,8 @@ usage: rustcache-bench [OPTIONS]
   --slow-lookups N   dead-first-warm: lookups for the slow systems (default 3)
   --hot-ms MS        hit-latency, direct-call: time spent measuring each name per
                      system (default 500)
-  --out PATH         where to write the Markdown report
-                     (default bench/results/latest.md in the workspace)
+  --out PATH         where to write the Markdown report, the chart beside it
+                     with .svg (default bench/results/latest.md in the workspace)
   -h, --help         this text
 
 Needs root (private namespaces). See bench/README.md.";

@@ -26,6 +26,9 @@ const GATE_LIMIT: Duration = Duration::from_secs(30);
 pub struct Runner<'a> {
     sb: &'a Sandbox,
     exe: PathBuf,
+    /// True when `exe` is this binary (started with [`CHILD_FLAG`]), false for another
+    /// program given its arguments as they are (the C probe).
+    is_bench: bool,
     seq: Cell<usize>,
 }
 
@@ -43,8 +46,20 @@ impl<'a> Runner<'a> {
         Ok(Runner {
             sb,
             exe,
+            is_bench: true,
             seq: Cell::new(0),
         })
+    }
+
+    /// A runner whose probes are `program` with the operations as its arguments
+    /// (`probe_together` is for this binary only: the gate is its flag).
+    pub fn with_program(sb: &'a Sandbox, program: &Path) -> Runner<'a> {
+        Runner {
+            sb,
+            exe: program.to_path_buf(),
+            is_bench: false,
+            seq: Cell::new(0),
+        }
     }
 
     /// Runs one probe with `ops`, killing it after `limit`. `elapsed` is from spawn to
@@ -101,8 +116,10 @@ impl<'a> Runner<'a> {
         let stdout = File::create(&out_path).map_err(io_err("create a probe output file"))?;
         let stderr = File::create(&err_path).map_err(io_err("create a probe output file"))?;
         let mut cmd = self.sb.command(&self.exe);
-        cmd.arg(CHILD_FLAG);
-        if let Some(gate) = gate {
+        if self.is_bench {
+            cmd.arg(CHILD_FLAG);
+        }
+        if let Some(gate) = gate.filter(|_| self.is_bench) {
             cmd.arg(GATE_FLAG).arg(&gate.ready).arg(&gate.lock);
         }
         cmd.args(ops)

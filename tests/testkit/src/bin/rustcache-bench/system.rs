@@ -49,7 +49,7 @@ const UNBOUND: Tool = Tool {
     package: "unbound",
     version_arg: "-V",
 };
-const CC: Tool = Tool {
+pub const CC: Tool = Tool {
     program: "cc",
     package: "gcc (and libc6-dev for the headers)",
     version_arg: "--version",

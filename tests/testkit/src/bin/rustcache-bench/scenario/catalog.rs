@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use super::{dead_first, hit, shared, steady};
+use super::{dead_first, facts, fresh, hit, loading, memory, miss, shared, steady};
 use crate::error::BenchError;
 use crate::options::Options;
 use crate::system::System;
@@ -28,6 +28,16 @@ pub enum Scenario {
     DirectCall,
     /// A dead first nameserver already met by another process: fresh processes.
     DeadFirstLearned,
+    /// The first lookup of fresh C processes, of a cached name and of new names.
+    FreshProcess,
+    /// Distinct new names in one running process: a miss without loading work.
+    MissInProcess,
+    /// dlopen of the module in a fresh C process, then its first and second call.
+    Dlopen,
+    /// Resident memory a lookup adds to a fresh C process.
+    Memory,
+    /// Size, needed libraries, glibc symbol versions and crates of the module file.
+    ModuleFacts,
 }
 
 /// Caching daemons and the two plain systems: every scenario with a real upstream.
@@ -40,7 +50,7 @@ const RESOLVERS: [System; 5] = [
 ];
 
 impl Scenario {
-    pub const ALL: [Scenario; 8] = [
+    pub const ALL: [Scenario; 13] = [
         Scenario::DeadFirst,
         Scenario::Steady,
         Scenario::DeadFirstWarm,
@@ -49,6 +59,11 @@ impl Scenario {
         Scenario::HitLatency,
         Scenario::DirectCall,
         Scenario::DeadFirstLearned,
+        Scenario::FreshProcess,
+        Scenario::MissInProcess,
+        Scenario::Dlopen,
+        Scenario::Memory,
+        Scenario::ModuleFacts,
     ];
 
     pub fn name(self) -> &'static str {
@@ -61,6 +76,11 @@ impl Scenario {
             Scenario::HitLatency => "hit-latency",
             Scenario::DirectCall => "direct-call",
             Scenario::DeadFirstLearned => "dead-first-learned",
+            Scenario::FreshProcess => "fresh-process",
+            Scenario::MissInProcess => "miss-in-process",
+            Scenario::Dlopen => "dlopen",
+            Scenario::Memory => "memory",
+            Scenario::ModuleFacts => "module-facts",
         }
     }
 
@@ -83,15 +103,26 @@ impl Scenario {
         ];
         const MODULES: [System; 2] = [System::Rustcache, System::Floor];
         match self {
-            Scenario::HitLatency => &HIT,
-            Scenario::DirectCall => &MODULES,
+            Scenario::HitLatency | Scenario::FreshProcess | Scenario::Memory => &HIT,
+            Scenario::DirectCall | Scenario::Dlopen | Scenario::ModuleFacts => &MODULES,
             _ => &RESOLVERS,
         }
     }
 
+    /// True for the scenarios whose fresh processes are the C probe.
+    pub fn needs_c_probe(self) -> bool {
+        matches!(
+            self,
+            Scenario::FreshProcess | Scenario::Dlopen | Scenario::Memory
+        )
+    }
+
     /// The system of the ratio column: the floor where it ran, else the first system.
     fn reference(self, ran: &[System]) -> Option<System> {
-        let floor_first = matches!(self, Scenario::HitLatency | Scenario::DirectCall);
+        let floor_first = matches!(
+            self,
+            Scenario::HitLatency | Scenario::DirectCall | Scenario::Dlopen | Scenario::ModuleFacts
+        );
         if floor_first && ran.contains(&System::Floor) {
             Some(System::Floor)
         } else {
@@ -110,6 +141,11 @@ impl Scenario {
             Scenario::HitLatency => hit::describe_hit_latency(opts),
             Scenario::DirectCall => hit::describe_direct_call(opts),
             Scenario::DeadFirstLearned => dead_first::describe_learned(opts),
+            Scenario::FreshProcess => fresh::describe(opts),
+            Scenario::MissInProcess => miss::describe(),
+            Scenario::Dlopen => loading::describe(opts),
+            Scenario::Memory => memory::describe(),
+            Scenario::ModuleFacts => facts::describe(),
         }
     }
 
@@ -124,6 +160,11 @@ impl Scenario {
             Scenario::HitLatency => hit::hit_latency(system, ctx),
             Scenario::DirectCall => hit::direct_call(system, ctx),
             Scenario::DeadFirstLearned => dead_first::dead_first_learned(system, ctx),
+            Scenario::FreshProcess => fresh::fresh_process(system, ctx),
+            Scenario::MissInProcess => miss::miss_in_process(system, ctx),
+            Scenario::Dlopen => loading::dlopen(system, ctx),
+            Scenario::Memory => memory::memory(system, ctx),
+            Scenario::ModuleFacts => facts::module_facts(system, ctx),
         }
     }
 
@@ -137,6 +178,11 @@ impl Scenario {
             Scenario::HitLatency => hit::checks_hit_latency(rows),
             Scenario::DirectCall => hit::checks_direct_call(rows),
             Scenario::DeadFirstLearned => dead_first::checks_learned(rows),
+            Scenario::FreshProcess => fresh::checks(rows),
+            Scenario::MissInProcess => miss::checks(rows),
+            Scenario::Dlopen => loading::checks(rows),
+            Scenario::Memory => memory::checks(rows),
+            Scenario::ModuleFacts => facts::checks(rows),
         }
     }
 
@@ -151,6 +197,9 @@ impl Scenario {
             .map(|(s, why)| format!("Skipped {}: {why}.", s.name()))
             .collect::<Vec<_>>();
         let mut notes = notes;
+        if self.needs_c_probe() && ctx.cprobe.is_none() {
+            notes.push("Skipped: the C probe needs `cc` (Debian: gcc, libc6-dev).".to_string());
+        }
         if systems.is_empty() {
             notes.push("No selected system applies to this scenario.".to_string());
         }

@@ -3,7 +3,12 @@
 
 mod catalog;
 mod dead_first;
+mod facts;
+pub mod fresh;
 pub mod hit;
+mod loading;
+mod memory;
+mod miss;
 mod servers;
 mod shared;
 mod steady;

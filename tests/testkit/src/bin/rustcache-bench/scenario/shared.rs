@@ -136,23 +136,23 @@ pub fn checks_shared_names(rows: &[Row]) -> Vec<Check> {
     let count = |system| find(rows, SHARED_METRIC, system).and_then(|r| r.counted());
     let mut checks = Vec::new();
     if let Some(n) = count(System::GlibcDns) {
-        checks.push(Check {
-            text: format!(
+        checks.push(Check::property(
+            format!(
                 "glibc-dns: {n} upstream queries for {LOOKUPS} lookups (expected exactly {}: \
                  the harness counts what it claims)",
                 2 * LOOKUPS
             ),
-            passed: n == 2 * LOOKUPS,
-        });
+            n == 2 * LOOKUPS,
+        ));
     }
     if let Some(n) = count(System::Rustcache) {
-        checks.push(Check {
-            text: format!(
+        checks.push(Check::property(
+            format!(
                 "rustcache: {n} upstream queries for {LOOKUPS} lookups, at most \
                  {SHARED_BUDGET} (issue 3)"
             ),
-            passed: n <= SHARED_BUDGET,
-        });
+            n <= SHARED_BUDGET,
+        ));
     }
     checks
 }
@@ -163,11 +163,11 @@ pub fn checks_stampede(rows: &[Row]) -> Vec<Check> {
     let (Some(a), Some(aaaa)) = (count(A_METRIC), count(AAAA_METRIC)) else {
         return Vec::new();
     };
-    vec![Check {
-        text: format!(
+    vec![Check::property(
+        format!(
             "rustcache: {a} A and {aaaa} AAAA queries for {BURST} processes, at most \
              {BURST_BUDGET} per type (issue 3)"
         ),
-        passed: a <= BURST_BUDGET && aaaa <= BURST_BUDGET,
-    }]
+        a <= BURST_BUDGET && aaaa <= BURST_BUDGET,
+    )]
 }

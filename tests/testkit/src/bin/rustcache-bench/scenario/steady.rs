@@ -75,11 +75,11 @@ pub fn checks(rows: &[Row]) -> Vec<Check> {
         crate::table::Value::Fraction { of, .. } => of,
         _ => 0,
     };
-    vec![Check {
-        text: format!(
+    vec![Check::property(
+        format!(
             "rustcache: {ratio:.3} upstream queries per question ({count}/{questions}), \
              budget {RUSTCACHE_BUDGET:.2}"
         ),
-        passed: ratio <= RUSTCACHE_BUDGET,
-    }]
+        ratio <= RUSTCACHE_BUDGET,
+    )]
 }

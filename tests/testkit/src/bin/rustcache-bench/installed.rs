@@ -1,0 +1,52 @@
+//! A module as `make install` puts it on a host: a copy stripped the way `install -s`
+//! does it (`strip` with no options), in a directory of its own that probes'
+//! `LD_LIBRARY_PATH` can point at. The `dlopen`, `memory` and `module-facts`
+//! scenarios measure this copy, not the build's (which carries debug information).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::compile::BuildDir;
+use crate::error::BenchError;
+
+pub struct Installed {
+    dir: BuildDir,
+    file: PathBuf,
+}
+
+impl Installed {
+    /// Strips a copy of `module` into a new directory, under the same file name.
+    pub fn strip(module: &Path) -> Result<Installed, BenchError> {
+        let name = module.file_name().unwrap_or(module.as_os_str());
+        let dir = BuildDir::new(&format!("installed-{}", name.to_string_lossy()))?;
+        let file = dir.path().join(name);
+        let out = Command::new("strip")
+            .arg("-o")
+            .arg(&file)
+            .arg(module)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| BenchError::io("run strip (binutils)".to_string(), e))?;
+        if !out.status.success() {
+            return Err(BenchError::io(
+                format!(
+                    "strip {}: {}",
+                    module.display(),
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ),
+                std::io::ErrorKind::Other.into(),
+            ));
+        }
+        Ok(Installed { dir, file })
+    }
+
+    /// The directory holding the stripped copy.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The stripped copy.
+    pub fn file(&self) -> &Path {
+        &self.file
+    }
+}

@@ -1,0 +1,128 @@
+//! `fresh-process`: the first lookup of a fresh process, the situation of every
+//! short-lived program (cron jobs, CLI tools, scripts), where everything the module
+//! costs to load is paid inside that one `getaddrinfo`.
+//!
+//! Every sample is a new run of the C probe ([`crate::cprobe`], a program linking only
+//! libc, like most programs that resolve). First a cached name (filled by one earlier
+//! process), then for the systems with an upstream a new name per sample.
+
+use std::iter;
+
+use rustcache_testkit::dns::Behaviour;
+use rustcache_testkit::ns::Sandbox;
+
+use super::hit::{DUAL_NAME, DUAL_V4, DUAL_V6};
+use super::servers::{self, HEALTHY};
+use crate::answer::{check_lookups, lookup_limit, progress, zone_of, Expected};
+use crate::error::BenchError;
+use crate::options::Options;
+use crate::runner::Runner;
+use crate::system::System;
+use crate::table::{at_most, fmt_time, Bound, Check, Row};
+use crate::Context;
+
+pub const CACHED: &str = "getaddrinfo, fresh process, cached name";
+const CACHED_WALL: &str = "process, cached name (spawn to exit)";
+pub const UNCACHED: &str = "getaddrinfo, fresh process, uncached name";
+const UNCACHED_WALL: &str = "process, uncached name (spawn to exit)";
+/// Issue 6's stretch goal: a cached first lookup within this much of the floor's.
+const FLOOR_STRETCH_NS: f64 = 50_000.0;
+
+pub fn describe(opts: &Options) -> String {
+    format!(
+        "Issue 6: the first `getaddrinfo({DUAL_NAME}, AF_UNSPEC)` of a fresh process, the \
+         module's dlopen and first-call work included (glibc loads an NSS module inside \
+         the first lookup that needs it). Each sample is a new run of the C probe \
+         (bench/cprobe/cprobe.c, linking only libc, as curl or sshd do); `getaddrinfo` is \
+         timed inside it (ns clock), `process` from spawn to exit. `nameserver {HEALTHY}` \
+         (for the daemons: their upstream). Cached: one process looked the name up first \
+         (filling the shared cache or the daemon's), then {runs} fresh processes. \
+         Uncached: {runs} more fresh processes, each looking up a name nobody asked before \
+         (floor only answers fixed names, so it has no uncached rows). Targets: \
+         rustcache's cached median at most dnsmasq's (stretch: floor's + {}), its \
+         uncached median at most glibc-dns's.",
+        fmt_time(FLOOR_STRETCH_NS),
+        runs = opts.runs
+    )
+}
+
+pub fn fresh_process(system: System, ctx: &Context<'_>) -> Result<Vec<Row>, BenchError> {
+    let Some(cprobe) = ctx.cprobe else {
+        return Ok(Vec::new());
+    };
+    let runs = ctx.opts.runs;
+    Sandbox::run(|sb| {
+        let cached = Expected::new(DUAL_NAME, DUAL_V4, Some(DUAL_V6));
+        let new_names: Vec<Expected> = if system == System::Floor {
+            Vec::new()
+        } else {
+            (0..runs)
+                .map(|i| Expected::numbered(&format!("u{i}.fresh.example.com"), i))
+                .collect()
+        };
+        let zone = zone_of(iter::once(&cached).chain(&new_names));
+        let _server = servers::start(HEALTHY, zone, Behaviour::Answer, false)?;
+        let mut prepared = system.prepare(sb, ctx, &[HEALTHY])?;
+        let runner = Runner::with_program(sb, &cprobe.path());
+        let lookup = |e: &Expected| -> Result<_, BenchError> {
+            let out = runner.probe(&["gai".to_string(), e.name.clone()], lookup_limit(1))?;
+            let took = check_lookups(&out, std::slice::from_ref(e))?;
+            Ok((took, out.elapsed))
+        };
+        lookup(&cached)?;
+        let (mut gai, mut wall) = (Vec::new(), Vec::new());
+        for i in 0..runs {
+            let (took, elapsed) = lookup(&cached)?;
+            gai.extend(took);
+            wall.push(elapsed);
+            progress(i, runs);
+        }
+        let (mut new_gai, mut new_wall) = (Vec::new(), Vec::new());
+        for (i, name) in new_names.iter().enumerate() {
+            let (took, elapsed) = lookup(name)?;
+            new_gai.extend(took);
+            new_wall.push(elapsed);
+            progress(i, runs);
+        }
+        prepared.still_running()?;
+        let mut rows = vec![
+            Row::time(CACHED, system, &gai),
+            Row::time(CACHED_WALL, system, &wall),
+        ];
+        if !new_names.is_empty() {
+            rows.push(Row::time(UNCACHED, system, &new_gai));
+            rows.push(Row::time(UNCACHED_WALL, system, &new_wall));
+        }
+        Ok(rows)
+    })
+}
+
+pub fn checks(rows: &[Row]) -> Vec<Check> {
+    let rc = System::Rustcache;
+    let stretch = Bound {
+        plus: FLOOR_STRETCH_NS,
+        ..Bound::TIME
+    };
+    [
+        at_most(rows, CACHED, rc, System::Dnsmasq, &Bound::TIME, "issue 6"),
+        at_most(
+            rows,
+            CACHED,
+            rc,
+            System::Floor,
+            &stretch,
+            "issue 6, stretch",
+        ),
+        at_most(
+            rows,
+            UNCACHED,
+            rc,
+            System::GlibcDns,
+            &Bound::TIME,
+            "issue 6",
+        ),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
