@@ -2,8 +2,8 @@
 #
 #   make install   build, install the module and the command, enable it on
 #                  the hosts line of nsswitch.conf (idempotent), check it
-#   make test      lints, unit tests and the glibc integration tests
-#                  (needs root: they run in private namespaces)
+#   make test      lints, unit tests, the glibc integration tests and the
+#                  RPM tests (needs root: they run in private namespaces)
 #   make bench     rustcache side by side with glibc's dns module, nscd,
 #                  dnsmasq, unbound and a floor module (see bench/README.md)
 #   make rpm       binary RPM for Amazon Linux 2023 from the working tree
@@ -23,7 +23,7 @@ LIBDIR   ?= $(if $(wildcard /usr/lib/$(MULTIARCH)/libc.so.6),/usr/lib/$(MULTIARC
 MODULE   := target/release/libnss_rustcache.so.2
 CLI      := target/release/rustcache
 
-.PHONY: all build test lint unit integration install uninstall bench rpm fuzz clean
+.PHONY: all build test lint unit integration rpm-test install uninstall bench rpm fuzz clean
 
 all: build
 
@@ -45,7 +45,13 @@ unit:
 integration: build
 	RUSTCACHE_MODULE_DIR=$(CURDIR)/target/release $(CARGO) test --locked --test integration
 
-test: lint unit integration
+# Builds both RPMs (the policy module included) and checks them: files,
+# scriptlets, the module's rules in the reference policy, rpmlint, a
+# scratch-root install (packaging/test-rpm says more).
+rpm-test:
+	packaging/test-rpm
+
+test: lint unit integration rpm-test
 
 install: build
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PREFIX)/bin
