@@ -2,8 +2,8 @@
 #
 #   make install   build, install the module and the command, enable it on
 #                  the hosts line of nsswitch.conf (idempotent), check it
-#   make test      lints, unit tests and the glibc integration tests
-#                  (needs root: they run in private namespaces)
+#   make test      lints, unit tests, the glibc integration tests and the
+#                  RPM tests (needs root: they run in private namespaces)
 #   make bench     rustcache side by side with glibc's dns module, nscd,
 #                  dnsmasq, unbound and a floor module (see bench/README.md)
 #   make demo      a dead first nameserver, glibc alone and then rustcache,
@@ -25,7 +25,7 @@ LIBDIR   ?= $(if $(wildcard /usr/lib/$(MULTIARCH)/libc.so.6),/usr/lib/$(MULTIARC
 MODULE   := target/release/libnss_rustcache.so.2
 CLI      := target/release/rustcache
 
-.PHONY: all build test lint unit integration panic-probe install uninstall bench demo rpm fuzz clean
+.PHONY: all build test lint unit integration panic-probe rpm-test install uninstall bench demo rpm fuzz clean
 
 all: build
 
@@ -57,7 +57,13 @@ integration: build panic-probe
 	RUSTCACHE_PANIC_MODULE_DIR=$(CURDIR)/$(PANIC_DIR) \
 	    $(CARGO) test --locked --test integration
 
-test: lint unit integration
+# Builds both RPMs (the policy module included) and checks them: files,
+# scriptlets, the module's rules in the reference policy, rpmlint, a
+# scratch-root install (packaging/test-rpm says more).
+rpm-test:
+	packaging/test-rpm
+
+test: lint unit integration rpm-test
 
 install: build
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PREFIX)/bin
