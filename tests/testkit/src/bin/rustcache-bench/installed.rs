@@ -37,6 +37,14 @@ impl Installed {
                 std::io::ErrorKind::Other.into(),
             ));
         }
+        // Write the copy back to disk before anything maps it. Pages of a file
+        // written a moment ago are still dirty in the page cache, and smaps counts
+        // every such page a process maps as its Private_Dirty: the memory scenario
+        // would charge the whole module to each process, which an installed module
+        // (on disk long before) never costs.
+        std::fs::File::open(&file)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| BenchError::io(format!("sync {}", file.display()), e))?;
         Ok(Installed { dir, file })
     }
 
