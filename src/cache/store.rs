@@ -134,12 +134,13 @@ impl Store {
 
 /// Re-maps `slot` if `path` no longer names the mapped file.
 fn refresh(slot: &RwLock<Option<Mapping>>, path: &Path, open: impl FnOnce() -> Option<Mapping>) {
-    let on_disk = identity_at(path);
     let mapped = match slot.try_read() {
         Ok(guard) => guard.as_ref().map(Mapping::identity),
         Err(_) => return,
     };
-    if mapped.is_some() && mapped == on_disk {
+    // Nothing mapped yet (a process's first lookup): open at once, without
+    // a look at the path first.
+    if mapped.is_some() && mapped == identity_at(path) {
         return;
     }
     let replacement = open();

@@ -6,6 +6,7 @@
 //! with what it saw last and parses again only when one changed.
 
 use std::ffi::OsString;
+use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -53,23 +54,30 @@ impl Sources {
 
     /// Reads and merges everything, returning every problem met on the way.
     pub fn load_with_diagnostics(&self) -> (Config, Vec<ConfigError>) {
+        let (config, errors, _) = self.load();
+        (config, errors)
+    }
+
+    /// Reads and merges everything; also returns the identity of the files
+    /// as read (from `fstat` of the descriptors read, so a first lookup
+    /// makes no `stat` calls of its own).
+    fn load(&self) -> (Config, Vec<ConfigError>, Stamp) {
         let mut errors = Vec::new();
-        let (mut config, resolv_errors) = match read_optional(&self.resolv_conf) {
-            Ok(text) => parse_resolv_conf(text.as_deref().unwrap_or(""), &self.resolv_conf),
-            Err(error) => {
-                errors.push(error);
-                parse_resolv_conf("", &self.resolv_conf)
-            }
-        };
+        let resolv = read_optional(&self.resolv_conf).unwrap_or_else(|error| {
+            errors.push(error);
+            FileRead::default()
+        });
+        let (mut config, resolv_errors) =
+            parse_resolv_conf(resolv.text.as_deref().unwrap_or(""), &self.resolv_conf);
         errors.extend(resolv_errors);
-        match read_optional(&self.rustcache_conf) {
-            Ok(Some(text)) => {
-                let (overrides, override_errors) = parse_overrides(&text, &self.rustcache_conf);
-                overrides.apply(&mut config);
-                errors.extend(override_errors);
-            }
-            Ok(None) => {}
-            Err(error) => errors.push(error),
+        let overrides = read_optional(&self.rustcache_conf).unwrap_or_else(|error| {
+            errors.push(error);
+            FileRead::default()
+        });
+        if let Some(text) = &overrides.text {
+            let (overrides, override_errors) = parse_overrides(text, &self.rustcache_conf);
+            overrides.apply(&mut config);
+            errors.extend(override_errors);
         }
         if let Some(domains) = self.local_domain.as_ref().and_then(|v| v.to_str()) {
             config.search = domains
@@ -85,21 +93,16 @@ impl Sources {
         // The inode change time, not the modification time: a file put
         // back with `cp -p`, `rsync -a` or from a backup carries an old
         // mtime, but its ctime is always when it was changed.
-        config.source_mtime_ns = [&self.resolv_conf, &self.rustcache_conf]
+        config.source_mtime_ns = [&resolv.stamp, &overrides.stamp]
             .iter()
-            .filter_map(|p| std::fs::metadata(p).ok())
-            .map(|m| {
-                let secs = u64::try_from(m.ctime()).unwrap_or(0);
-                let nanos = u64::try_from(m.ctime_nsec()).unwrap_or(0);
-                secs.saturating_mul(1_000_000_000).saturating_add(nanos)
-            })
+            .filter_map(|stamp| stamp.map(|s| ctime_ns(&s)))
             .max()
             .unwrap_or(0);
         config.upstream_id = config.upstream_identity();
         static LOADS: AtomicU64 = AtomicU64::new(1);
         // SYNC POINT: Relaxed; only uniqueness matters.
         config.load_id = LOADS.fetch_add(1, Ordering::Relaxed);
-        (config, errors)
+        (config, errors, Stamp([resolv.stamp, overrides.stamp]))
     }
 
     fn stamp(&self) -> Stamp {
@@ -110,17 +113,48 @@ impl Sources {
     }
 }
 
-/// Reads a file that may legitimately be absent.
-fn read_optional(path: &Path) -> Result<Option<String>, ConfigError> {
-    match std::fs::read(path) {
-        Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(ConfigError {
-            path: path.to_path_buf(),
-            line: 0,
-            kind: ConfigErrorKind::Unreadable(e.to_string()),
-        }),
+/// More than any real configuration file; the rest of a larger one is
+/// ignored.
+const MAX_CONFIG_BYTES: usize = 1 << 20;
+
+/// A configuration file as read: its text and identity, both `None` when
+/// it is absent.
+#[derive(Default)]
+struct FileRead {
+    text: Option<String>,
+    stamp: FileStamp,
+}
+
+/// Reads a file that may legitimately be absent: one open, one `fstat`,
+/// the reads, one close.
+fn read_optional(path: &Path) -> Result<FileRead, ConfigError> {
+    let unreadable = |e: std::io::Error| ConfigError {
+        path: path.to_path_buf(),
+        line: 0,
+        kind: ConfigErrorKind::Unreadable(e.to_string()),
+    };
+    let mut file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(FileRead::default()),
+        Err(e) => return Err(unreadable(e)),
+    };
+    let metadata = file.metadata().map_err(unreadable)?;
+    // Plain reads: `read_to_end` would look at the file's size and
+    // position again (two more system calls) for its size hint.
+    let mut bytes = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while bytes.len() < MAX_CONFIG_BYTES {
+        match file.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => bytes.extend_from_slice(chunk.get(..n).unwrap_or_default()),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(unreadable(e)),
+        }
     }
+    Ok(FileRead {
+        text: Some(String::from_utf8_lossy(&bytes).into_owned()),
+        stamp: Some(stamp_of(&metadata)),
+    })
 }
 
 /// True in setuid/setgid/capability-raised processes.
@@ -136,8 +170,11 @@ type FileStamp = Option<(u64, u64, u64, i64, i64, i64, i64)>;
 struct Stamp([FileStamp; 2]);
 
 fn file_stamp(path: &Path) -> FileStamp {
-    let m = std::fs::metadata(path).ok()?;
-    Some((
+    std::fs::metadata(path).ok().map(|m| stamp_of(&m))
+}
+
+fn stamp_of(m: &std::fs::Metadata) -> (u64, u64, u64, i64, i64, i64, i64) {
+    (
         m.dev(),
         m.ino(),
         m.size(),
@@ -145,7 +182,14 @@ fn file_stamp(path: &Path) -> FileStamp {
         m.mtime_nsec(),
         m.ctime(),
         m.ctime_nsec(),
-    ))
+    )
+}
+
+/// A stamp's inode change time in nanoseconds.
+fn ctime_ns(stamp: &(u64, u64, u64, i64, i64, i64, i64)) -> u64 {
+    let secs = u64::try_from(stamp.5).unwrap_or(0);
+    let nanos = u64::try_from(stamp.6).unwrap_or(0);
+    secs.saturating_mul(1_000_000_000).saturating_add(nanos)
 }
 
 /// The configuration of this process, re-read when its files change.
@@ -187,15 +231,21 @@ impl ConfigCache {
                 }
             }
         }
-        let stamp = self.sources.stamp();
-        if let Ok(guard) = self.current.try_read() {
-            if let Some((seen, config)) = guard.as_ref() {
-                if *seen == stamp {
-                    return Arc::clone(config);
+        // A first load needs no look at the files beforehand: reading them
+        // tells their identity.
+        let loaded = self.current.try_read().is_ok_and(|guard| guard.is_some());
+        if loaded {
+            let stamp = self.sources.stamp();
+            if let Ok(guard) = self.current.try_read() {
+                if let Some((seen, config)) = guard.as_ref() {
+                    if *seen == stamp {
+                        return Arc::clone(config);
+                    }
                 }
             }
         }
-        let config = Arc::new(self.sources.load_with_diagnostics().0);
+        let (config, _, stamp) = self.sources.load();
+        let config = Arc::new(config);
         if let Ok(mut guard) = self.current.try_write() {
             *guard = Some((stamp, Arc::clone(&config)));
             // SYNC POINT: Release; a reader of the id then sees a
