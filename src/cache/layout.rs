@@ -1,4 +1,4 @@
-//! The binary layout of a cache file, version 1.
+//! The binary layout of a cache file, version 2.
 //!
 //! ```text
 //! offset 0      Header (one page): identity, geometry, generation, config
@@ -24,8 +24,9 @@ use crate::upstream::ServerHealth;
 /// "RUSTCACH" in ASCII, little-endian.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"RUSTCACH");
 /// The layout described here. Bumped on any incompatible change; a file of
-/// another version is not used (and is replaced by its owner).
-pub const LAYOUT_VERSION: u32 = 1;
+/// another version is not used (and is replaced by its owner). Version 2:
+/// server health records keyed by the address's bytes, not its text.
+pub const LAYOUT_VERSION: u32 = 2;
 /// Bytes before the first slot.
 pub const HEADER_SIZE: usize = 4096;
 /// Bytes per slot.

@@ -2,7 +2,7 @@
 //! process of that user, so what one process resolved is a memory read for
 //! all the others.
 //!
-//! * `layout`: the file format (header, slots), version 1.
+//! * `layout`: the file format (header, slots), version 2.
 //! * `entry`: one cached answer and its checked encoding in a slot.
 //! * `table`: lock-free reads, try-lock writes, eviction, leases.
 //! * `map`: finding, checking, creating and mapping the files.

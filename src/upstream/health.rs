@@ -178,14 +178,31 @@ impl ServerHealth {
     }
 }
 
-/// A stable 64-bit identity of a server address (FNV-1a of its text form),
-/// never 0.
+/// A stable 64-bit identity of a server address, never 0: FNV-1a over its
+/// family, address bytes, port and (IPv6) scope. It is stored in the shared
+/// file, so it must not change within a layout version. (Layout 1 hashed
+/// the address's text form, which cost a formatted `String` on every
+/// lookup.)
 pub fn server_key(addr: &SocketAddr) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in addr.to_string().bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    let mut eat = |bytes: &[u8]| {
+        for &byte in bytes {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    match addr {
+        SocketAddr::V4(v4) => {
+            eat(&[4]);
+            eat(&v4.ip().octets());
+        }
+        SocketAddr::V6(v6) => {
+            eat(&[6]);
+            eat(&v6.ip().octets());
+            eat(&v6.scope_id().to_be_bytes());
+        }
     }
+    eat(&addr.port().to_be_bytes());
     hash.max(1)
 }
 
@@ -305,6 +322,27 @@ mod tests {
         assert!(h.try_take_probe(600));
         assert!(!h.try_take_probe(700));
         assert!(h.try_take_probe(600 + PROBE_LEASE_MS + 1));
+    }
+
+    #[test]
+    fn server_keys_tell_family_address_port_and_scope_apart() {
+        let keys: Vec<u64> = [
+            "127.0.0.1:53",
+            "127.0.0.1:5353",
+            "127.0.0.2:53",
+            "[::1]:53",
+            "[::ffff:127.0.0.1]:53",
+            "[fe80::1%2]:53",
+            "[fe80::1%3]:53",
+        ]
+        .iter()
+        .map(|a| server_key(&a.parse().unwrap()))
+        .collect();
+        for (i, a) in keys.iter().enumerate() {
+            assert_ne!(*a, 0);
+            assert!(keys[i + 1..].iter().all(|b| a != b), "{keys:?}");
+        }
+        assert_eq!(keys[0], server_key(&"127.0.0.1:53".parse().unwrap()));
     }
 
     #[test]

@@ -22,6 +22,51 @@ pub fn udp_connect(server: &SocketAddr) -> io::Result<UdpSocket> {
     Ok(socket)
 }
 
+/// Sends `queries` (at most two) on a connected UDP socket with one
+/// `sendmmsg`, retrying EINTR and continuing after a partial send. Returns
+/// how many were sent, in order, and whether a send failed (ECONNREFUSED:
+/// the server's ICMP unreachable; or any other error).
+pub fn send_all<'q>(socket: &UdpSocket, queries: impl Iterator<Item = &'q [u8]>) -> (usize, bool) {
+    let mut iovecs = [libc::iovec {
+        iov_base: std::ptr::null_mut(),
+        iov_len: 0,
+    }; 2];
+    let mut count = 0;
+    for (iov, query) in iovecs.iter_mut().zip(queries) {
+        iov.iov_base = query.as_ptr().cast_mut().cast();
+        iov.iov_len = query.len();
+        count += 1;
+    }
+    // SAFETY: an all-zero mmsghdr (no name, no control data) is valid.
+    let mut messages: [libc::mmsghdr; 2] = unsafe { std::mem::zeroed() };
+    for (message, iov) in messages.iter_mut().zip(iovecs.iter_mut()) {
+        message.msg_hdr.msg_iov = iov;
+        message.msg_hdr.msg_iovlen = 1;
+    }
+    let mut sent = 0;
+    while sent < count {
+        let rest = messages.get_mut(sent..count).unwrap_or_default();
+        // SAFETY: `rest` is a valid array of `rest.len()` mmsghdr whose iovecs
+        // point at the callers' query buffers, alive for this call; the socket
+        // is connected, so no address is needed.
+        let n = unsafe {
+            libc::sendmmsg(
+                socket.as_raw_fd(),
+                rest.as_mut_ptr(),
+                rest.len() as libc::c_uint,
+                libc::MSG_NOSIGNAL,
+            )
+        };
+        match usize::try_from(n) {
+            Ok(0) => return (sent, true),
+            Ok(n) => sent += n,
+            Err(_) if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return (sent, true),
+        }
+    }
+    (sent, false)
+}
+
 /// Polls `fds` (descriptor and events) for up to `timeout`, retrying EINTR
 /// with the time that is left. Afterwards `revents` says what is ready.
 pub fn poll(fds: &mut [libc::pollfd], timeout: Duration) -> io::Result<()> {
