@@ -184,10 +184,14 @@ impl<'m> Table<'m> {
         true
     }
 
+    /// Where `key_hash` may live: the [`PROBE_WINDOW`] slots of one group,
+    /// a page of the file (the slots start on a page boundary and eight of
+    /// them fill one), chosen by the name's part of the hash.
     fn window(&self, key_hash: u64) -> impl Iterator<Item = usize> + '_ {
         let len = self.slots.len();
-        let start = (key_hash % len.max(1) as u64) as usize;
-        (0..PROBE_WINDOW.min(len)).map(move |i| (start + i) % len)
+        let width = PROBE_WINDOW.min(len);
+        let start = group_of(key_hash, len) * width;
+        (0..width).map(move |i| (start + i) % len.max(1))
     }
 
     /// The hash seed of this file.
@@ -432,9 +436,17 @@ impl<'m> Table<'m> {
     }
 }
 
-/// The two lease words a key may use.
+/// The group of [`PROBE_WINDOW`] slots, out of a table of `len`, that a
+/// key with `key_hash` lives in: by the name's part of the hash (above its
+/// low 8 bits, the record type).
+fn group_of(key_hash: u64, len: usize) -> usize {
+    let groups = (len / PROBE_WINDOW).max(1);
+    ((key_hash >> 8) % groups as u64) as usize
+}
+
+/// The two lease words a key may use (by the name's part of its hash).
 fn lease_indexes(key_hash: u64) -> [usize; 2] {
-    let first = (key_hash % LEASE_COUNT as u64) as usize;
+    let first = ((key_hash >> 8) % LEASE_COUNT as u64) as usize;
     [first, (first + 1) % LEASE_COUNT]
 }
 
@@ -659,14 +671,36 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_names_entries_of_every_type_share_one_group() {
+        let seed = 0x5eed;
+        for i in 0..200 {
+            let name = format!("host{i}.example");
+            let group = |q| group_of(Key::new(&name, q).hash(seed), 32_760);
+            assert_eq!(group(QType::A), group(QType::Aaaa), "{name}");
+            assert_eq!(group(QType::A), group(QType::Ptr), "{name}");
+        }
+        // ...while names spread over the groups.
+        let groups: std::collections::HashSet<usize> = (0..200)
+            .map(|i| {
+                group_of(
+                    Key::new(&format!("host{i}.example"), QType::A).hash(seed),
+                    32_760,
+                )
+            })
+            .collect();
+        assert!(groups.len() > 190, "{}", groups.len());
+    }
+
+    #[test]
     fn eviction_keeps_recently_hit_names() {
         let m = Memory::new(64);
         let t = m.table();
-        // Fill one window with names whose hash lands on the same start.
-        let base = Key::new("n0.example", QType::A).hash(t.seed) % 64;
+        // Fill one window with names whose hash lands in the same group.
+        let group = |n: &str| group_of(Key::new(n, QType::A).hash(t.seed), 64);
+        let base = group("n0.example");
         let names: Vec<String> = (0..10_000)
             .map(|i| format!("n{i}.example"))
-            .filter(|n| Key::new(n, QType::A).hash(t.seed) % 64 == base)
+            .filter(|n| group(n) == base)
             .take(PROBE_WINDOW + 1)
             .collect();
         let mut same: Vec<Key> = names.iter().map(|n| Key::new(n, QType::A)).collect();
