@@ -30,6 +30,7 @@ mod common;
 mod differential;
 mod entry_points;
 mod harness;
+mod linkage;
 mod nsswitch;
 mod panics;
 mod stress;
@@ -54,6 +55,7 @@ fn main() {
     tests.extend(entry_points::tests());
     tests.extend(nsswitch::tests());
     tests.extend(panics::tests());
+    tests.extend(linkage::tests());
     tests.extend(cli::tests());
     tests.extend(upstream::tests());
     tests.extend(cache::tests());

@@ -1,10 +1,8 @@
 // A panic inside the module: caught at the entry point, UNAVAIL, the host process unharmed, in the shipped link configuration (static unwinder, no libgcc_s).
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use libtest_mimic::Trial;
-use rustcache_testkit::ns::module_path;
 
 use crate::common::{assert_results, with_zone, WWW_BOTH};
 
@@ -12,7 +10,6 @@ pub fn tests() -> Vec<Trial> {
     trials![
         a_panic_in_a_lookup_is_unavailable_and_the_process_goes_on,
         a_panic_falls_through_to_the_next_source,
-        the_module_needs_no_libgcc_s_and_nothing_newer_than_glibc_2_34,
     ]
 }
 
@@ -23,7 +20,7 @@ const PANIC_NAME: &str = "panic-probe.rustcache.test";
 /// The directory of the `panic-probe` build of the module: the same
 /// release profile and build script as the shipped one, one feature more
 /// (`make integration` builds it).
-fn panic_module_dir() -> PathBuf {
+pub fn panic_module_dir() -> PathBuf {
     let dir = std::env::var_os("RUSTCACHE_PANIC_MODULE_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("target/panic-probe/release"));
@@ -79,50 +76,4 @@ fn a_panic_falls_through_to_the_next_source() {
         assert_results(&out, &["err EAI_NONAME"]);
         assert!(server.count() > before, "dns never asked");
     });
-}
-
-fn the_module_needs_no_libgcc_s_and_nothing_newer_than_glibc_2_34() {
-    let (shipped, built) = module_path();
-    assert!(built, "{} is missing: run `make build`", shipped.display());
-    for module in [shipped, panic_module_dir().join("libnss_rustcache.so.2")] {
-        let dynamic = tool_output("readelf", &["-d", "-W"], &module);
-        let needed: Vec<&str> = dynamic
-            .lines()
-            .filter(|l| l.contains("(NEEDED)"))
-            .filter_map(|l| l.split('[').nth(1)?.split(']').next())
-            .collect();
-        assert!(
-            !needed.iter().any(|n| n.starts_with("libgcc_s")),
-            "{} needs {needed:?}",
-            module.display()
-        );
-        let symbols = tool_output("objdump", &["-T"], &module);
-        let newest = symbols
-            .split("GLIBC_")
-            .skip(1)
-            .filter_map(|rest| {
-                let version: String = rest
-                    .chars()
-                    .take_while(|c| c.is_ascii_digit() || *c == '.')
-                    .collect();
-                let mut parts = version.split('.').map(|p| p.parse::<u32>().ok());
-                Some((parts.next()??, parts.next().flatten().unwrap_or(0)))
-            })
-            .max();
-        assert!(
-            newest.is_some_and(|v| v <= (2, 34)),
-            "{} needs GLIBC_{newest:?}",
-            module.display()
-        );
-    }
-}
-
-fn tool_output(tool: &str, args: &[&str], file: &std::path::Path) -> String {
-    let out = Command::new(tool)
-        .args(args)
-        .arg(file)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {tool} (binutils): {e}"));
-    assert!(out.status.success(), "{tool} failed on {}", file.display());
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }

@@ -1,0 +1,89 @@
+// What the module is made of: the crates it links, the libraries it needs and the glibc it runs on.
+
+use std::collections::BTreeSet;
+use std::process::Command;
+
+use libtest_mimic::Trial;
+use rustcache_testkit::ns::module_path;
+
+use crate::panics::panic_module_dir;
+
+pub fn tests() -> Vec<Trial> {
+    trials![
+        the_module_links_libc_and_our_two_crates_only,
+        the_module_needs_no_libgcc_s_and_nothing_newer_than_glibc_2_34,
+    ]
+}
+
+/// Every crate linked into a host process is listed, with its reason, in
+/// README.md ("What the module links"): a new one must be added there and
+/// here, on purpose.
+fn the_module_links_libc_and_our_two_crates_only() {
+    let out = Command::new(env!("CARGO"))
+        .args(["tree", "--locked", "--offline", "-p", "nss-rustcache"])
+        .args(["-e", "normal", "--prefix", "none", "--format", "{p}"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("cannot run cargo tree");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let crates: BTreeSet<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_owned)
+        .collect();
+    let expected: BTreeSet<String> = ["libc", "nss-rustcache", "rustcache"]
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(crates, expected);
+}
+
+fn the_module_needs_no_libgcc_s_and_nothing_newer_than_glibc_2_34() {
+    let (shipped, built) = module_path();
+    assert!(built, "{} is missing: run `make build`", shipped.display());
+    for module in [shipped, panic_module_dir().join("libnss_rustcache.so.2")] {
+        let dynamic = tool_output("readelf", &["-d", "-W"], &module);
+        let needed: Vec<&str> = dynamic
+            .lines()
+            .filter(|l| l.contains("(NEEDED)"))
+            .filter_map(|l| l.split('[').nth(1)?.split(']').next())
+            .collect();
+        assert!(
+            !needed.iter().any(|n| n.starts_with("libgcc_s")),
+            "{} needs {needed:?}",
+            module.display()
+        );
+        let symbols = tool_output("objdump", &["-T"], &module);
+        let newest = symbols
+            .split("GLIBC_")
+            .skip(1)
+            .filter_map(|rest| {
+                let version: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_digit() || *c == '.')
+                    .collect();
+                let mut parts = version.split('.').map(|p| p.parse::<u32>().ok());
+                Some((parts.next()??, parts.next().flatten().unwrap_or(0)))
+            })
+            .max();
+        assert!(
+            newest.is_some_and(|v| v <= (2, 34)),
+            "{} needs GLIBC_{newest:?}",
+            module.display()
+        );
+    }
+}
+
+fn tool_output(tool: &str, args: &[&str], file: &std::path::Path) -> String {
+    let out = Command::new(tool)
+        .args(args)
+        .arg(file)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {tool} (binutils): {e}"));
+    assert!(out.status.success(), "{tool} failed on {}", file.display());
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
