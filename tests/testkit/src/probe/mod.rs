@@ -199,26 +199,7 @@ pub fn run_op(op: &Op) -> String {
             "ok".to_string()
         }
         Op::Fds => open_fds(),
-        Op::Libs => loaded_libs(),
     }
-}
-
-/// `ok libs=a.so,b.so,...`: the file names of the shared objects mapped in this
-/// process (from `/proc/self/maps`), sorted, each once.
-fn loaded_libs() -> String {
-    let maps = match std::fs::read_to_string("/proc/self/maps") {
-        Ok(maps) => maps,
-        Err(e) => return format!("error /proc/self/maps: {e}"),
-    };
-    let mut libs: Vec<&str> = maps
-        .lines()
-        .filter_map(|line| line.split_whitespace().nth(5))
-        .filter(|path| path.starts_with('/') && path.contains(".so"))
-        .filter_map(|path| path.rsplit('/').next())
-        .collect();
-    libs.sort_unstable();
-    libs.dedup();
-    format!("ok libs={}", libs.join(","))
 }
 
 /// `ok count=N fds=0=file,1=socket,...`: the descriptors open in this process, without

@@ -114,8 +114,6 @@ pub enum Op {
     Sleep(Duration),
     /// List the open file descriptors.
     Fds,
-    /// List the shared objects loaded in this process.
-    Libs,
 }
 
 /// An operation with its modifiers.
@@ -235,7 +233,6 @@ fn parse_op(fields: &[Vec<u8>]) -> Result<Op, String> {
         }
         "sleep" => Op::Sleep(Duration::from_millis(parse_num(arg(0, "MS")?)?)),
         "fds" => Op::Fds,
-        "libs" => Op::Libs,
         other => return parse_nss(other, args),
     };
     Ok(op)
