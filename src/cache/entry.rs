@@ -71,12 +71,10 @@ impl Kind {
     }
 }
 
+/// A record type's byte in an entry: its wire number (1, 28, 12), which
+/// fits.
 fn qtype_code(q: QType) -> u8 {
-    match q {
-        QType::A => 1,
-        QType::Aaaa => 28,
-        QType::Ptr => 12,
-    }
+    q.code() as u8
 }
 
 fn addr_size(q: QType) -> usize {
@@ -436,12 +434,7 @@ pub fn used_len(buf: &[u8]) -> Option<usize> {
 }
 
 fn qtype_from_code(code: u8) -> Option<QType> {
-    match code {
-        1 => Some(QType::A),
-        28 => Some(QType::Aaaa),
-        12 => Some(QType::Ptr),
-        _ => None,
-    }
+    QType::from_code(u16::from(code))
 }
 
 /// Where the parts of a checked entry are (no borrow, so it can leave the

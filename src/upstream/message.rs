@@ -38,13 +38,20 @@ pub enum QType {
 }
 
 impl QType {
-    /// The type's number on the wire.
+    /// The type's number on the wire (also its byte in a cache entry).
     pub fn code(self) -> u16 {
         match self {
             QType::A => TYPE_A,
             QType::Aaaa => TYPE_AAAA,
             QType::Ptr => TYPE_PTR,
         }
+    }
+
+    /// The type with wire number `code`, if rustcache asks for it.
+    pub fn from_code(code: u16) -> Option<QType> {
+        [QType::A, QType::Aaaa, QType::Ptr]
+            .into_iter()
+            .find(|q| q.code() == code)
     }
 }
 
