@@ -164,7 +164,10 @@ fn is_secure_process() -> bool {
 }
 
 /// What identifies one version of a file; `None` when it is absent.
-type FileStamp = Option<(u64, u64, u64, i64, i64, i64, i64)>;
+type FileStamp = Option<FileId>;
+
+/// Device, inode, size, mtime (s, ns) and ctime (s, ns) of a file.
+type FileId = (u64, u64, u64, i64, i64, i64, i64);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Stamp([FileStamp; 2]);
@@ -173,7 +176,7 @@ fn file_stamp(path: &Path) -> FileStamp {
     std::fs::metadata(path).ok().map(|m| stamp_of(&m))
 }
 
-fn stamp_of(m: &std::fs::Metadata) -> (u64, u64, u64, i64, i64, i64, i64) {
+fn stamp_of(m: &std::fs::Metadata) -> FileId {
     (
         m.dev(),
         m.ino(),
@@ -186,7 +189,7 @@ fn stamp_of(m: &std::fs::Metadata) -> (u64, u64, u64, i64, i64, i64, i64) {
 }
 
 /// A stamp's inode change time in nanoseconds.
-fn ctime_ns(stamp: &(u64, u64, u64, i64, i64, i64, i64)) -> u64 {
+fn ctime_ns(stamp: &FileId) -> u64 {
     let secs = u64::try_from(stamp.5).unwrap_or(0);
     let nanos = u64::try_from(stamp.6).unwrap_or(0);
     secs.saturating_mul(1_000_000_000).saturating_add(nanos)
@@ -224,26 +227,17 @@ impl ConfigCache {
     pub fn get(&self) -> Arc<Config> {
         let now = now_ms();
         let due = self.check.claim(now);
-        if !due {
-            if let Ok(guard) = self.current.try_read() {
-                if let Some((_, config)) = guard.as_ref() {
+        if let Ok(guard) = self.current.try_read() {
+            if let Some((seen, config)) = guard.as_ref() {
+                // Once a second, two stats under the read lock: a writer
+                // only ever tries it, so none waits.
+                if !due || *seen == self.sources.stamp() {
                     return Arc::clone(config);
                 }
             }
         }
         // A first load needs no look at the files beforehand: reading them
         // tells their identity.
-        let loaded = self.current.try_read().is_ok_and(|guard| guard.is_some());
-        if loaded {
-            let stamp = self.sources.stamp();
-            if let Ok(guard) = self.current.try_read() {
-                if let Some((seen, config)) = guard.as_ref() {
-                    if *seen == stamp {
-                        return Arc::clone(config);
-                    }
-                }
-            }
-        }
         let (config, _, stamp) = self.sources.load();
         let config = Arc::new(config);
         if let Ok(mut guard) = self.current.try_write() {
