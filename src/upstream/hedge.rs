@@ -434,8 +434,7 @@ impl Run<'_, '_> {
         // (sendmmsg, as glibc does): the server wakes once, and a second
         // question never waits behind the scheduling of the first.
         let mut previous_id = None;
-        let mut queries: [(usize, u16, Vec<u8>); 2] = Default::default();
-        let mut count = 0;
+        let mut queries: Vec<(usize, u16, Vec<u8>)> = Vec::with_capacity(self.qtypes.len());
         for (slot, &qtype) in self.qtypes.iter().enumerate() {
             if self.results.get(slot).is_some_and(Option::is_some) {
                 continue;
@@ -449,12 +448,8 @@ impl Run<'_, '_> {
             let Some(query) = encode_query(id, self.name, qtype) else {
                 continue;
             };
-            if let Some(q) = queries.get_mut(count) {
-                *q = (slot, id, query);
-                count += 1;
-            }
+            queries.push((slot, id, query));
         }
-        let queries = queries.get(..count).unwrap_or_default();
         let (sent, failed) = send_all(&attempt.udp, queries.iter().map(|(_, _, q)| q.as_slice()));
         for (slot, id, _) in queries.iter().take(sent) {
             if let Some(s) = attempt.ids.get_mut(*slot) {

@@ -203,13 +203,7 @@ impl<'m> Reader<'m> {
                     at += 1 + len;
                 }
                 0xc0 => {
-                    let low = *self.message.get(at + 1).ok_or(Malformed)?;
-                    let target = usize::from(u16::from_be_bytes([len & 0x3f, low]));
-                    // Strictly backwards: every hop lowers the offset,
-                    // so the walk ends.
-                    if target >= at {
-                        return Err(Malformed);
-                    }
+                    let target = pointer_target(self.message, at).ok_or(Malformed)?;
                     resume.get_or_insert(at + 2);
                     at = target;
                 }
@@ -302,12 +296,7 @@ impl<'m> Iterator for Labels<'m> {
         while self.hops <= MAX_WIRE_NAME {
             let len = *self.message.get(self.at)?;
             if len & 0xc0 == 0xc0 {
-                let low = *self.message.get(self.at + 1)?;
-                let target = usize::from(u16::from_be_bytes([len & 0x3f, low]));
-                if target >= self.at {
-                    return None;
-                }
-                self.at = target;
+                self.at = pointer_target(self.message, self.at)?;
                 self.hops += 1;
                 continue;
             }
@@ -322,6 +311,15 @@ impl<'m> Iterator for Labels<'m> {
         }
         None
     }
+}
+
+/// Where the compression pointer at `at` points, if it points strictly
+/// backwards: every hop then lowers the offset, so a walk always ends.
+fn pointer_target(message: &[u8], at: usize) -> Option<usize> {
+    let high = *message.get(at)? & 0x3f;
+    let low = *message.get(at + 1)?;
+    let target = usize::from(u16::from_be_bytes([high, low]));
+    (target < at).then_some(target)
 }
 
 /// Reads a big-endian `u32` at `offset`.
