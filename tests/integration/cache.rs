@@ -23,7 +23,6 @@ pub fn tests() -> Vec<Trial> {
         answers_root_resolved_are_served_to_other_users_without_a_query,
         answers_a_user_resolved_are_served_neither_to_root_nor_to_other_users,
         cache_files_are_per_uid_root_0644_users_0600_in_a_root_owned_1777_directory,
-        a_user_resolves_uncached_while_the_cache_directory_does_not_exist,
         // Files that fail a check.
         a_root_file_owned_by_another_user_is_not_used,
         a_root_file_squatted_by_a_user_is_replaced_and_root_caches_again,
@@ -379,27 +378,6 @@ fn cache_files_are_per_uid_root_0644_users_0600_in_a_root_owned_1777_directory()
             ["0.cache", "1000.cache", "1001.cache"],
             "files left over"
         );
-    });
-}
-
-fn a_user_resolves_uncached_while_the_cache_directory_does_not_exist() {
-    with_cache(ONE_SERVER, |sb, server| {
-        let www = ["gai www.example.com unspec", "ghbn www.example.com"];
-        let want = [
-            WWW_BOTH,
-            "ok name=www.example.com aliases= type=inet addrs=192.0.2.1",
-        ];
-        assert_results(&sb.probe_as(1000, 1000, &www), &want);
-        let first = server.count();
-        assert!(first >= 2, "{}", log_text(server));
-        assert_results(&sb.probe_as(1000, 1000, &www), &want);
-        assert_eq!(
-            server.count(),
-            2 * first,
-            "the second process asked the upstream as the first did\n{}",
-            log_text(server)
-        );
-        assert!(!cache_dir(sb).exists(), "a user created the directory");
     });
 }
 
