@@ -84,7 +84,8 @@ const ONE_SERVER: &str = "nameserver 127.0.0.2\noptions timeout:1 attempts:1\n";
 const ONE_SERVER_DEFAULT_TIMEOUT: &str = "nameserver 127.0.0.2\n";
 /// Generous upper bound for "answered without waiting for the upstream".
 const NO_WAITING: Duration = Duration::from_secs(1);
-/// RFC 8767's client response timer, as DESIGN.md sets it.
+/// RFC 8767's client response timer, as docs/ARCHITECTURE.md ("Caching policy")
+/// sets it.
 const CLIENT_RESPONSE_TIMER: Duration = Duration::from_millis(1800);
 /// Slack on top of a deadline for process scheduling on a loaded host.
 const SLACK: Duration = Duration::from_millis(1200);
