@@ -1,9 +1,10 @@
 //! Cache files: finding, checking, creating and mapping them.
 //!
 //! The trust model (docs/ARCHITECTURE.md, "Trust model") is the kernel's
-//! file owner, the one identity a local user cannot forge. A process uses `<dir>/<euid>.cache` for reading and
-//! writing, and also reads `<dir>/0.cache` (root's) without ever writing
-//! it; root uses only its own. A file is used only if, opened with
+//! file owner, the one identity a local user cannot forge. A process uses
+//! `<dir>/<euid>.cache` for reading and writing, and also reads
+//! `<dir>/0.cache` (root's) without ever writing it; root uses only its
+//! own. A file is used only if, opened with
 //! O_NOFOLLOW, `fstat` says it is a regular file with one link, owned by the
 //! expected uid, not writable by group or others, of exactly the size its
 //! validated header announces.
