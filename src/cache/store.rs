@@ -6,9 +6,11 @@
 //! paths still name the mapped files; a deleted or replaced file is let go
 //! and the current one mapped (or created). A process on the fallback also
 //! moves to the cache directory as soon as a file appears there. Why a
-//! file is not used is kept ([`Store::own_status`]) for `rustcache check`
-//! and `stats`. The
-//! mappings sit behind read-write locks that are only ever tried: a lookup
+//! file is not used is kept ([`Store::own_status`], [`Store::root_status`]);
+//! the `rustcache` tool, another process, finds the same reasons the same
+//! way through `Places` without creating anything.
+//!
+//! The mappings sit behind read-write locks that are only ever tried: a lookup
 //! takes a read lock (never blocked but by a remap in progress, which only
 //! makes that lookup uncached), and a remap happens only when no lookup of
 //! this process is using the old mapping, so it can be unmapped at once.
@@ -162,9 +164,11 @@ impl Store {
             Err(_) => return,
         };
         // Nothing mapped yet (a process's first lookup): open at once,
-        // without a look at the path first. SYNC POINT: Relaxed; written
-        // under the write lock with the mapping, read under the read lock.
+        // without a look at the path first.
         if mapped.is_some() {
+            // SYNC POINT: Relaxed; stored under the write lock together
+            // with the mapping, read here after the read lock was released:
+            // a stale value costs one needless re-open, never a wrong file.
             let in_fallback = self.own_in_fallback.load(Ordering::Relaxed);
             if !in_fallback && mapped == identity_at(&places.primary()) {
                 return;
@@ -191,6 +195,7 @@ impl Store {
                 Ok((mapping, place)) => (Some(mapping), place == Place::Fallback),
                 Err(_) => (None, false),
             };
+            // SYNC POINT: Relaxed; see the load above.
             self.own_in_fallback.store(in_fallback, Ordering::Relaxed);
             *guard = replacement;
         }
