@@ -16,6 +16,7 @@ pub fn tests() -> Vec<Trial> {
     trials![
         a_user_in_a_container_nobody_prepared_shares_a_cache_in_dev_shm,
         a_user_who_cannot_write_the_cache_directory_still_reads_roots_file,
+        a_process_on_the_fallback_moves_to_the_cache_directory_once_a_file_is_there,
         a_fallback_directory_made_by_another_user_gives_no_cache_and_no_wrong_answers,
         a_symlink_in_place_of_the_fallback_directory_is_not_followed,
         check_and_stats_say_which_check_a_cache_file_failed,
@@ -194,6 +195,50 @@ fn a_user_who_cannot_write_the_cache_directory_still_reads_roots_file() {
         );
         assert!(fallback_dir(sb, 1000).join("1000.cache").is_file());
         assert!(!dir.join("1000.cache").exists());
+    });
+}
+
+fn a_process_on_the_fallback_moves_to_the_cache_directory_once_a_file_is_there() {
+    unprepared(|sb, server| {
+        let long = [
+            "gai www.example.com unspec",
+            "sleep 1500",
+            "gai v6only.example.com inet6",
+            "gai www.example.com unspec",
+        ];
+        let out = std::thread::scope(|scope| {
+            let running = scope.spawn(|| sb.probe_as(1000, 1000, &long));
+            assert!(
+                server.wait_for_count(2, std::time::Duration::from_secs(10)),
+                "never asked"
+            );
+            // Root makes /run/rustcache; then a fresh process of uid 1000 makes
+            // its file there and caches v6only in it.
+            assert_results(
+                &sb.probe(&["gai v4only.example.com inet"]),
+                &["ok addrs=inet:192.0.2.4"],
+            );
+            let v6only = ["gai v6only.example.com inet6"];
+            let want = "ok addrs=inet6:2001:db8::6";
+            assert_results(&sb.probe_as(1000, 1000, &v6only), &[want]);
+            assert!(sb.run_dir().join("rustcache/1000.cache").is_file());
+            running.join().unwrap()
+        });
+        assert_results(
+            &out,
+            &[WWW_BOTH, "ok", "ok addrs=inet6:2001:db8::6", WWW_BOTH],
+        );
+        assert_eq!(
+            server.count_for("v6only.example.com", qtype::AAAA),
+            1,
+            "the running process did not move to /run/rustcache/1000.cache\n{:?}",
+            server.queries()
+        );
+        assert_eq!(
+            asked_www(server),
+            (2, 2),
+            "www, cached only in the fallback file, was still served from it"
+        );
     });
 }
 
