@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use rustcache::cache::{file_path, open_existing, Stat};
+use rustcache::cache::{open_existing, MapError, NoCache, Places, Problem, Stat, FALLBACK_BASE};
 use rustcache::clock::now_ms;
 use rustcache::config::Sources;
 use rustcache::upstream::HealthTable;
@@ -108,6 +108,9 @@ fn check(args: &[String]) -> Result<ExitCode, String> {
         "deadline       {} ms per lookup",
         config.deadline().as_millis()
     );
+    for line in cache_status(&config) {
+        let _ = writeln!(out, "{line}");
+    }
     if errors.is_empty() {
         let _ = writeln!(out, "ok: no problems found");
         return Ok(ExitCode::SUCCESS);
@@ -260,13 +263,50 @@ fn effective_uid() -> u32 {
     unsafe { libc::geteuid() }
 }
 
+/// The `cache` lines of `check`: the file this user's processes use, or
+/// why they run without one (found as the module finds it, without
+/// creating anything), and why root's file is not read when it exists and
+/// fails a check.
+fn cache_status(config: &rustcache::config::Config) -> Vec<String> {
+    if !config.cache.enabled {
+        return vec![format!("cache          none: {}", NoCache::Disabled)];
+    }
+    let uid = effective_uid();
+    let places = Places::new(&config.cache.dir, Path::new(FALLBACK_BASE), uid);
+    let mut lines = vec![match places.open_existing(false) {
+        Ok((_, path)) => format!("cache          {}", path.display()),
+        Err(why) if not_created_yet(&why) => {
+            format!("cache          not created yet (a lookup creates it): {why}")
+        }
+        Err(why) => format!("cache          none, lookups run uncached: {why}"),
+    }];
+    if uid != 0 {
+        let root = Places::new(&config.cache.dir, Path::new(FALLBACK_BASE), 0).primary();
+        match open_existing(&root, 0, false) {
+            Err(MapError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => lines.push(format!("root's cache   {}: {e}", root.display())),
+            Ok(_) => lines.push(format!("root's cache   {} (read)", root.display())),
+        }
+    }
+    lines
+}
+
+/// Whether every place tried merely has no file yet.
+fn not_created_yet(why: &NoCache) -> bool {
+    let missing = |f: &rustcache::cache::Failure| f.problem == Problem::Os(libc::ENOENT);
+    matches!(why, NoCache::Failed { primary, fallback } if missing(primary) && fallback.as_ref().is_none_or(missing))
+}
+
 fn stats(args: &[String]) -> Result<ExitCode, String> {
     let (uid, _) = uid_flags(args, false)?;
     let uid = uid.unwrap_or_else(effective_uid);
     let config = Sources::from_environment().load_with_diagnostics().0;
-    let path = file_path(&config.cache.dir, uid);
-    let mapping =
-        open_existing(&path, uid, false).map_err(|e| format!("{}: {e}", path.display()))?;
+    // Where a process of that uid finds its file: the cache directory, else
+    // the fallback place; or why it has none.
+    let places = Places::new(&config.cache.dir, Path::new(FALLBACK_BASE), uid);
+    let (mapping, path) = places
+        .open_existing(false)
+        .map_err(|why| format!("no cache for uid {uid}: {why}"))?;
     let table = mapping.table();
     let now = now_ms();
     let (fresh, expired) = table.occupancy(now);
@@ -314,14 +354,14 @@ fn flush(args: &[String]) -> Result<ExitCode, String> {
     };
     let mut code = ExitCode::SUCCESS;
     for uid in uids {
-        let path = file_path(&config.cache.dir, uid);
-        match open_existing(&path, uid, true) {
-            Ok(mapping) => {
+        let places = Places::new(&config.cache.dir, Path::new(FALLBACK_BASE), uid);
+        match places.open_existing(true) {
+            Ok((mapping, path)) => {
                 mapping.table().flush();
                 println!("{}: flushed", path.display());
             }
-            Err(e) => {
-                eprintln!("rustcache: {}: {e}", path.display());
+            Err(why) => {
+                eprintln!("rustcache: no cache for uid {uid}: {why}");
                 code = ExitCode::from(1);
             }
         }

@@ -1,9 +1,10 @@
 //! Cache files: finding, checking, creating and mapping them.
 //!
-//! The trust model is the kernel's file owner, the one identity a local
-//! user cannot forge. A process uses `<dir>/<euid>.cache` for reading and
-//! writing, and also reads `<dir>/0.cache` (root's) without ever writing
-//! it; root uses only its own. A file is used only if, opened with
+//! The trust model (docs/ARCHITECTURE.md, "Trust model") is the kernel's
+//! file owner, the one identity a local user cannot forge. A process uses
+//! `<dir>/<euid>.cache` for reading and writing, and also reads
+//! `<dir>/0.cache` (root's) without ever writing it; root uses only its
+//! own. A file is used only if, opened with
 //! O_NOFOLLOW, `fstat` says it is a regular file with one link, owned by the
 //! expected uid, not writable by group or others, of exactly the size its
 //! validated header announces.
@@ -24,6 +25,7 @@ use std::sync::atomic::Ordering;
 use super::layout::{
     Geometry, Header, Slot, HEADER_SIZE, LAYOUT_VERSION, MAGIC, MAX_SLOTS, MIN_SLOTS, SLOT_SIZE,
 };
+use super::reason::Check;
 use super::table::Table;
 use crate::clock::now_ms;
 
@@ -83,8 +85,8 @@ impl Mapping {
 pub enum MapError {
     /// An operating-system call failed.
     Io(io::Error),
-    /// The file failed a check (owner, mode, type, size, header).
-    Untrusted(&'static str),
+    /// The file failed a check (owner, mode, type, links, size, header).
+    Untrusted(Check),
 }
 
 impl From<io::Error> for MapError {
@@ -156,30 +158,36 @@ pub fn identity_at(path: &Path) -> Option<(u64, u64, u64)> {
     Some((st.st_dev, st.st_ino, u64::try_from(st.st_size).unwrap_or(0)))
 }
 
-const OTHER_OWNER: &str = "owned by another user";
-
 /// Checks what fstat says against the trust model.
 fn check_stat(st: &libc::stat, owner: u32) -> Result<(), MapError> {
     if st.st_mode & libc::S_IFMT != libc::S_IFREG {
-        return Err(MapError::Untrusted("not a regular file"));
+        return Err(MapError::Untrusted(Check::NotRegular));
     }
     if st.st_uid != owner {
-        return Err(MapError::Untrusted(OTHER_OWNER));
+        return Err(MapError::Untrusted(Check::Owner {
+            found: st.st_uid,
+            expected: owner,
+        }));
     }
     if st.st_mode & 0o022 != 0 {
-        return Err(MapError::Untrusted("writable by group or others"));
+        return Err(MapError::Untrusted(Check::FileMode {
+            found: st.st_mode & 0o7777,
+        }));
     }
     if st.st_nlink != 1 {
-        return Err(MapError::Untrusted("has other hard links"));
+        // st_nlink is u64 on x86_64 and u32 on aarch64.
+        #[allow(clippy::useless_conversion)]
+        let found = u64::from(st.st_nlink);
+        return Err(MapError::Untrusted(Check::Links { found }));
     }
     Ok(())
 }
 
 /// Maps an open, checked file and validates its header.
 fn map(fd: &OwnedFd, st: &libc::stat, writable: bool) -> Result<Mapping, MapError> {
-    let len = usize::try_from(st.st_size).map_err(|_| MapError::Untrusted("bad size"))?;
+    let len = usize::try_from(st.st_size).map_err(|_| MapError::Untrusted(Check::Size))?;
     if len < HEADER_SIZE + MIN_SLOTS as usize * SLOT_SIZE {
-        return Err(MapError::Untrusted("too small"));
+        return Err(MapError::Untrusted(Check::Size));
     }
     let prot = if writable {
         libc::PROT_READ | libc::PROT_WRITE
@@ -222,10 +230,11 @@ fn validate_header(header: &Header, len: usize) -> Result<usize, MapError> {
     // SYNC POINT: Acquire pairs with the creator's Release store of the
     // magic, published after every other header field.
     if header.magic.load(Ordering::Acquire) != MAGIC {
-        return Err(MapError::Untrusted("not initialised, or not a cache file"));
+        return Err(MapError::Untrusted(Check::Magic));
     }
-    if header.layout_version.load(Ordering::Relaxed) != LAYOUT_VERSION {
-        return Err(MapError::Untrusted("another layout version"));
+    let version = header.layout_version.load(Ordering::Relaxed);
+    if version != LAYOUT_VERSION {
+        return Err(MapError::Untrusted(Check::LayoutVersion { found: version }));
     }
     let slots = header.slot_count.load(Ordering::Relaxed);
     let geometry_ok = header.header_size.load(Ordering::Relaxed) as usize == HEADER_SIZE
@@ -234,7 +243,7 @@ fn validate_header(header: &Header, len: usize) -> Result<usize, MapError> {
         && header.file_size.load(Ordering::Relaxed) == len as u64
         && Geometry { slot_count: slots }.file_size() == len as u64;
     if !geometry_ok {
-        return Err(MapError::Untrusted("geometry does not match the file"));
+        return Err(MapError::Untrusted(Check::Geometry));
     }
     Ok(slots as usize)
 }
@@ -246,7 +255,13 @@ pub fn open_existing(path: &Path, owner: u32, writable: bool) -> Result<Mapping,
     } else {
         libc::O_RDONLY
     };
-    let fd = open(path, flags, 0)?;
+    let fd = match open(path, flags, 0) {
+        // O_NOFOLLOW refuses a symlink in the last component with ELOOP.
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            return Err(MapError::Untrusted(Check::Symlink))
+        }
+        other => other?,
+    };
     let st = fstat(&fd)?;
     check_stat(&st, owner)?;
     map(&fd, &st, writable)
@@ -264,7 +279,7 @@ pub fn open_or_create(dir: &Path, uid: u32, geometry: Geometry) -> Result<Mappin
         Err(MapError::Io(e)) if e.kind() == io::ErrorKind::NotFound => {}
         // Another user created root's file first (the directory is world
         // writable), to deny everyone root's cache: root removes it.
-        Err(MapError::Untrusted(OTHER_OWNER)) if uid == 0 => {
+        Err(MapError::Untrusted(Check::Owner { .. })) if uid == 0 => {
             let _ = std::fs::remove_file(&path);
         }
         other => return other,
@@ -323,13 +338,13 @@ fn initialise(
     // read or write the file.
     // SAFETY: plain syscalls on an open descriptor.
     unsafe { libc::fchmod(fd.as_raw_fd(), mode) };
-    let len = libc::off_t::try_from(size).map_err(|_| MapError::Untrusted("too large"))?;
+    let len = libc::off_t::try_from(size).map_err(|_| MapError::Untrusted(Check::Size))?;
     // SAFETY: as above.
     let rc = unsafe { libc::posix_fallocate(fd.as_raw_fd(), 0, len) };
     if rc != 0 {
         return Err(io::Error::from_raw_os_error(rc).into());
     }
-    let len = usize::try_from(size).map_err(|_| MapError::Untrusted("too large"))?;
+    let len = usize::try_from(size).map_err(|_| MapError::Untrusted(Check::Size))?;
     // SAFETY: mapping the `len` bytes just allocated; checked below.
     let ptr = unsafe {
         libc::mmap(

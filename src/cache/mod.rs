@@ -1,11 +1,14 @@
-//! The shared cache: one file per user in `/run/rustcache`, mapped by every
-//! process of that user, so what one process resolved is a memory read for
-//! all the others.
+//! The shared cache: one file per user in `/run/rustcache` (or, where that
+//! cannot be made, in `/dev/shm/rustcache-<uid>`), mapped by every process
+//! of that user, so what one process resolved is a memory read for all the
+//! others.
 //!
 //! * `layout`: the file format (header, slots), version 2.
 //! * `entry`: one cached answer and its checked encoding in a slot.
 //! * `table`: lock-free reads, try-lock writes, eviction, leases.
 //! * `map`: finding, checking, creating and mapping the files.
+//! * `place`: where a uid's own file lives, the fallback place included.
+//! * `reason`: why a file or directory was not used.
 //! * `store`: which files this process uses, found again when they change.
 //! * `policy`: TTLs, negative caching, serve-stale, refresh-ahead.
 //!
@@ -15,7 +18,9 @@
 mod entry;
 mod layout;
 mod map;
+mod place;
 pub mod policy;
+mod reason;
 mod store;
 mod table;
 
@@ -25,5 +30,7 @@ pub use entry::{
 };
 pub use layout::{Geometry, Stat, HEADER_SIZE, LAYOUT_VERSION, SLOT_SIZE};
 pub use map::{file_path, open_existing, open_or_create, MapError, Mapping};
+pub use place::{fallback_dir, Place, Places, FALLBACK_BASE};
+pub use reason::{Check, Failure, NoCache, Problem};
 pub use store::{Session, Store};
 pub use table::{Found, Lease, Table};

@@ -199,7 +199,8 @@ fn ctime_ns(stamp: &FileId) -> u64 {
 ///
 /// The files are looked at (two `stat` calls) at most once a second, so a
 /// cache hit costs no system call; a change is seen within a second, as
-/// DESIGN.md allows. The lock is only ever tried, never waited on: a thread
+/// docs/ARCHITECTURE.md ("Configuration") allows. The lock is only ever
+/// tried, never waited on: a thread
 /// that finds it taken, or a child forked while it was taken, parses its
 /// own copy instead.
 pub struct ConfigCache {

@@ -23,7 +23,6 @@ pub fn tests() -> Vec<Trial> {
         answers_root_resolved_are_served_to_other_users_without_a_query,
         answers_a_user_resolved_are_served_neither_to_root_nor_to_other_users,
         cache_files_are_per_uid_root_0644_users_0600_in_a_root_owned_1777_directory,
-        a_user_resolves_uncached_while_the_cache_directory_does_not_exist,
         // Files that fail a check.
         a_root_file_owned_by_another_user_is_not_used,
         a_root_file_squatted_by_a_user_is_replaced_and_root_caches_again,
@@ -85,7 +84,8 @@ const ONE_SERVER: &str = "nameserver 127.0.0.2\noptions timeout:1 attempts:1\n";
 const ONE_SERVER_DEFAULT_TIMEOUT: &str = "nameserver 127.0.0.2\n";
 /// Generous upper bound for "answered without waiting for the upstream".
 const NO_WAITING: Duration = Duration::from_secs(1);
-/// RFC 8767's client response timer, as DESIGN.md sets it.
+/// RFC 8767's client response timer, as docs/ARCHITECTURE.md ("Caching policy")
+/// sets it.
 const CLIENT_RESPONSE_TIMER: Duration = Duration::from_millis(1800);
 /// Slack on top of a deadline for process scheduling on a loaded host.
 const SLACK: Duration = Duration::from_millis(1200);
@@ -379,27 +379,6 @@ fn cache_files_are_per_uid_root_0644_users_0600_in_a_root_owned_1777_directory()
             ["0.cache", "1000.cache", "1001.cache"],
             "files left over"
         );
-    });
-}
-
-fn a_user_resolves_uncached_while_the_cache_directory_does_not_exist() {
-    with_cache(ONE_SERVER, |sb, server| {
-        let www = ["gai www.example.com unspec", "ghbn www.example.com"];
-        let want = [
-            WWW_BOTH,
-            "ok name=www.example.com aliases= type=inet addrs=192.0.2.1",
-        ];
-        assert_results(&sb.probe_as(1000, 1000, &www), &want);
-        let first = server.count();
-        assert!(first >= 2, "{}", log_text(server));
-        assert_results(&sb.probe_as(1000, 1000, &www), &want);
-        assert_eq!(
-            server.count(),
-            2 * first,
-            "the second process asked the upstream as the first did\n{}",
-            log_text(server)
-        );
-        assert!(!cache_dir(sb).exists(), "a user created the directory");
     });
 }
 

@@ -12,7 +12,8 @@ pub const WWW_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
 pub const WWW_BOTH: &str = "ok addrs=inet6:2001:db8::1,inet:192.0.2.1";
 
 /// The upstream data most tests use: plain names, a CNAME chain, a name
-/// with 40 A and 40 AAAA records, names in a second search domain, PTRs.
+/// with 40 A and 40 AAAA records, names in a second search domain, PTRs,
+/// a CNAME to a name without AAAA records.
 pub fn zone() -> Zone {
     let mut z = Zone::new()
         .soa("example.com", 60)
@@ -29,6 +30,8 @@ pub fn zone() -> Zone {
         .cname("alias.example.com", 120, "mid.example.com")
         .cname("mid.example.com", 200, "www.example.com")
         .cname("dangling.example.com", 300, "nope.example.com")
+        // A CNAME to a name that has an A record only: NODATA for AAAA.
+        .cname("to-v4only.example.com", 300, "v4only.example.com")
         .a("db.corp.example", 30, Ipv4Addr::new(192, 0, 2, 30))
         .a("_svc.example.com", 300, Ipv4Addr::new(192, 0, 2, 40))
         .a(

@@ -29,6 +29,7 @@ mod cli;
 mod common;
 mod differential;
 mod entry_points;
+mod fallback;
 mod harness;
 mod linkage;
 mod nsswitch;
@@ -59,5 +60,6 @@ fn main() {
     tests.extend(cli::tests());
     tests.extend(upstream::tests());
     tests.extend(cache::tests());
+    tests.extend(fallback::tests());
     libtest_mimic::run(&args, tests).exit();
 }

@@ -44,11 +44,15 @@ static SANDBOX_SEQ: AtomicUsize = AtomicUsize::new(0);
 /// The files are written in place, so a change is seen at once by running children.
 /// The `/run` tmpfs is shared by every child of one sandbox (so the shared cache
 /// persists from one probe to the next); [`clear_run`](Self::clear_run) empties it.
+/// So is a fresh sticky tmpfs (mode 1777) over `/dev/shm`, as a container has:
+/// children never see or write the host's `/dev/shm` (the cache's fallback place).
 #[derive(Debug)]
 pub struct Sandbox {
     dir: PathBuf,
     run_dir: PathBuf,
     run_is_tmpfs: bool,
+    shm_dir: PathBuf,
+    shm_is_tmpfs: bool,
     netns: u64,
     probes: AtomicUsize,
     settings: Mutex<Settings>,
@@ -135,11 +139,21 @@ impl Sandbox {
         let run_dir = dir.join("run");
         fs::create_dir(&run_dir)?;
         let run_is_tmpfs = private_mounts && setup::mount_tmpfs(&run_dir).is_ok();
+        let shm_dir = dir.join("shm");
+        fs::create_dir(&shm_dir)?;
+        let shm_is_tmpfs =
+            private_mounts && setup::mount_tmpfs_with(&shm_dir, c"mode=1777").is_ok();
+        if !shm_is_tmpfs {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(&shm_dir, fs::Permissions::from_mode(0o1777))?;
+        }
         let probe_binary = std::env::current_exe()?;
         let sandbox = Sandbox {
             dir,
             run_dir,
             run_is_tmpfs,
+            shm_dir,
+            shm_is_tmpfs,
             netns,
             probes: AtomicUsize::new(0),
             settings: Mutex::new(Settings {
@@ -165,6 +179,12 @@ impl Sandbox {
     /// The directory children see as `/run` (a tmpfs private to this sandbox).
     pub fn run_dir(&self) -> &Path {
         &self.run_dir
+    }
+
+    /// The directory children see as `/dev/shm` (a sticky tmpfs private to this
+    /// sandbox).
+    pub fn shm_dir(&self) -> &Path {
+        &self.shm_dir
     }
 
     /// Whether [`run_dir`](Self::run_dir) is a tmpfs (it falls back to a plain
@@ -395,6 +415,7 @@ impl Sandbox {
         )?;
         plan.bind(&self.dir.join("hosts"), Path::new("/etc/hosts"))?;
         plan.bind(&self.run_dir, Path::new("/run"))?;
+        plan.bind(&self.shm_dir, Path::new("/dev/shm"))?;
         if let Some((uid, gid)) = user {
             plan.run_as(uid, gid);
         }
@@ -476,6 +497,9 @@ impl Drop for Sandbox {
     fn drop(&mut self) {
         if self.run_is_tmpfs {
             let _ = setup::unmount(&self.run_dir);
+        }
+        if self.shm_is_tmpfs {
+            let _ = setup::unmount(&self.shm_dir);
         }
         let _ = fs::remove_dir_all(&self.dir);
     }

@@ -76,6 +76,11 @@ pub(crate) fn enter_private_mountns() -> io::Result<()> {
 
 /// Mounts a fresh tmpfs (mode 0755) on `target`.
 pub(crate) fn mount_tmpfs(target: &Path) -> io::Result<()> {
+    mount_tmpfs_with(target, c"mode=0755")
+}
+
+/// Mounts a fresh tmpfs with `options` (e.g. `mode=1777`) on `target`.
+pub(crate) fn mount_tmpfs_with(target: &Path, options: &std::ffi::CStr) -> io::Result<()> {
     let target = path_cstring(target)?;
     // SAFETY: all pointers are valid NUL-terminated strings.
     let rc = unsafe {
@@ -84,7 +89,7 @@ pub(crate) fn mount_tmpfs(target: &Path) -> io::Result<()> {
             target.as_ptr(),
             c"tmpfs".as_ptr(),
             libc::MS_NOSUID | libc::MS_NODEV,
-            c"mode=0755".as_ptr().cast(),
+            options.as_ptr().cast(),
         )
     };
     if rc != 0 {

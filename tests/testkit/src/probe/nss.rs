@@ -247,7 +247,7 @@ fn by_name4(
 ) -> Result<Outcome, String> {
     let f = symbol("gethostbyname4_r")?;
     // SAFETY: the symbol has the C prototype of gethostbyname4_r from glibc's nss.h
-    // (DESIGN.md "The glibc hosts ABI"), which `ByName4` spells out.
+    // (docs/ARCHITECTURE.md, "FFI rules"), which `ByName4` spells out.
     let f: ByName4 = unsafe { std::mem::transmute::<*mut c_void, ByName4>(f) };
     let cname = c_name(name)?;
     let mut buf = SentinelBuffer::new(buflen, opts.misalign);

@@ -334,7 +334,7 @@ fn load_gethostbyname4(module: &str) -> Result<ByName4, String> {
         return Err(format!("error dlsym {symbol}: {}", dl_error()));
     }
     // SAFETY: the symbol is the module's gethostbyname4_r, whose C prototype (glibc's
-    // nss.h, DESIGN.md "The glibc hosts ABI") `ByName4` spells out.
+    // nss.h, docs/ARCHITECTURE.md "FFI rules") `ByName4` spells out.
     Ok(unsafe { std::mem::transmute::<*mut c_void, ByName4>(p) })
 }
 

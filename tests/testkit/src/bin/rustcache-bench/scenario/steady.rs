@@ -13,7 +13,7 @@ use crate::table::{find, Check, Row};
 use crate::Context;
 
 const QUERIES_METRIC: &str = "queries/question";
-/// DESIGN.md: extra queries in a healthy steady state stay under about 5 %.
+/// docs/ARCHITECTURE.md ("Upstream queries and hedging"): extra queries in a healthy steady state stay under about 5 %.
 const RUSTCACHE_BUDGET: f64 = 1.05;
 
 pub fn describe(opts: &Options) -> String {
