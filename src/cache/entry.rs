@@ -31,8 +31,8 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::layout::DATA_WORDS;
+use super::qtype::QType;
 use crate::name::check_body;
-use crate::upstream::QType;
 
 /// Bytes of entry data in a slot.
 pub const DATA_BYTES: usize = DATA_WORDS * 8;

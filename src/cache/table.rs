@@ -17,8 +17,8 @@ use std::sync::atomic::{fence, Ordering};
 use super::entry::{
     check_summed, encode, used_len, Checksum, Encoded, Entry, Key, Layout, DATA_BYTES, FIXED_WORDS,
 };
+use super::health::{HealthTable, ServerHealth};
 use super::layout::{Header, Slot, Stat, DATA_WORDS, LEASE_COUNT, PROBE_WINDOW, WEDGE_MS};
-use crate::upstream::{HealthTable, ServerHealth};
 
 /// Minimum interval between two updates of a slot's last-hit time, so hot
 /// entries do not turn every hit into a shared cache-line write.

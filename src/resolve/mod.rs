@@ -20,9 +20,9 @@ use std::sync::{Arc, OnceLock};
 
 use crate::answer::{Family, HostAnswer, HostView, Outcome, PtrView};
 use crate::cache::policy::wants_refresh;
-use crate::cache::{Session, Store};
+use crate::cache::{Session, Store, HEALTH_COUNT};
 use crate::clock::now_ms;
-use crate::config::{Config, ConfigCache, Sources, MAX_SERVERS};
+use crate::config::{Config, ConfigCache, Sources};
 use crate::name::{check_host_name, reverse_name, unmap_v4, Candidate, Candidates};
 use crate::upstream::{HealthTable, QType, ServerHealth};
 
@@ -35,7 +35,7 @@ use question::{Asker, Known, Pair, Scratch};
 pub struct Resolver {
     config: ConfigCache,
     store: Store,
-    health: [ServerHealth; 2 * MAX_SERVERS],
+    health: [ServerHealth; HEALTH_COUNT],
 }
 
 /// How one candidate name fared.
@@ -63,7 +63,7 @@ impl Resolver {
         Resolver {
             config: ConfigCache::new(sources),
             store: Store::new(),
-            health: Default::default(),
+            health: std::array::from_fn(|_| ServerHealth::default()),
         }
     }
 

@@ -27,9 +27,10 @@ use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
-use super::health::{HealthTable, ServerHealth, State, INITIAL_HEDGE};
-use super::message::{decode_reply, encode_query, QType, Reply};
+use super::message::{decode_reply, encode_query, Reply};
 use super::transport::{poll, send_all, udp_connect, TcpQuery, RECV_BUFFER};
+use crate::cache::health::{HealthTable, ServerHealth, State, INITIAL_HEDGE};
+use crate::cache::QType;
 use crate::clock::now_ms;
 
 /// How the servers are to be asked.

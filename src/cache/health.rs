@@ -50,6 +50,9 @@ pub struct ServerHealth {
     down_until_ms: AtomicU64,
     /// Boot-clock ms until which one caller holds the right to probe.
     probe_until_ms: AtomicU64,
+    /// Kept zero: room for per-second packet counts without another
+    /// layout version (the record is 64 bytes, one cache line).
+    _reserved: [AtomicU32; 6],
 }
 
 /// How a server currently ranks.
