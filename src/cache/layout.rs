@@ -77,12 +77,6 @@ pub struct Header {
     /// Entries written under another generation are not valid: bumping it
     /// flushes the cache.
     pub generation: AtomicU64,
-    /// Identity of the configuration the entries were fetched under (see
-    /// `store`): a process whose newer configuration differs flushes.
-    pub config_hash: AtomicU64,
-    /// Modification time (ns) of the newest configuration file behind
-    /// `config_hash`; only a newer configuration may replace it.
-    pub config_mtime_ns: AtomicU64,
     /// Boot-clock ms when the file was created.
     pub created_ms: AtomicU64,
     /// Statistics counters, see [`Stat`].
@@ -146,11 +140,13 @@ pub enum Stat {
     StoresSkipped = 11,
     /// Flushes (generation bumps).
     Flushes = 12,
+    /// Upstream answers refused by rebinding protection (`stop-dns-rebind`).
+    RebindRefused = 13,
 }
 
 impl Stat {
     /// Every counter, in index order.
-    pub const ALL: [Stat; 13] = [
+    pub const ALL: [Stat; 14] = [
         Stat::Hits,
         Stat::NegativeHits,
         Stat::Misses,
@@ -164,6 +160,7 @@ impl Stat {
         Stat::Stores,
         Stat::StoresSkipped,
         Stat::Flushes,
+        Stat::RebindRefused,
     ];
 
     /// The counter's name, as `rustcache stats` prints it.
@@ -182,6 +179,7 @@ impl Stat {
             Stat::Stores => "stores",
             Stat::StoresSkipped => "stores_skipped",
             Stat::Flushes => "flushes",
+            Stat::RebindRefused => "rebind_refused",
         }
     }
 }
@@ -214,9 +212,9 @@ const _: () = assert!(std::mem::size_of::<Slot>() == SLOT_SIZE);
 const _: () = assert!(std::mem::size_of::<ServerHealth>() == 64);
 const _: () = assert!(
     std::mem::size_of::<Header>()
-        == 72 + 8 * STAT_COUNT + 64 * HEALTH_COUNT + 8 * LEASE_COUNT + 4 * LEASE_COUNT
+        == 56 + 8 * STAT_COUNT + 64 * HEALTH_COUNT + 8 * LEASE_COUNT + 4 * LEASE_COUNT
 );
-const _: () = assert!(std::mem::size_of::<Header>() == 7368);
+const _: () = assert!(std::mem::size_of::<Header>() == 7352);
 const _: () = assert!(std::mem::size_of::<Header>() <= HEADER_SIZE);
 const _: () = assert!(HEADER_SIZE % 4096 == 0);
 const _: () = assert!(std::mem::align_of::<Header>() == 8);

@@ -21,7 +21,7 @@
 //! later caller will be from the cache. A hit copies the slot to the stack
 //! and is served from there: no allocation.
 
-use std::cell::OnceCell;
+use std::cell::{Cell, OnceCell};
 use std::time::{Duration, Instant};
 
 use crate::cache::policy::{
@@ -29,7 +29,7 @@ use crate::cache::policy::{
     CLIENT_RESPONSE_TIMER, REFRESH_WAIT, STALE_RETRY_MS, STALE_TTL,
 };
 use crate::cache::{Encoded, Entry, Key, Kind, Layout, Lease, Session, Stat, Table, DATA_BYTES};
-use crate::config::Config;
+use crate::config::{Config, Route};
 use crate::upstream::{ask, Answer, Chain, Counters, HealthTable, Plan, QType, Reply, Unavailable};
 
 /// Where the entries of one lookup live: question `i`'s entry is in
@@ -163,6 +163,14 @@ pub struct Asker<'a> {
     /// The lookup's deadline, fixed the first time the upstream is needed
     /// (a hit never reads the monotonic clock).
     pub deadline: OnceCell<Instant>,
+    /// The route of the name being answered (set by [`Asker::answer`]).
+    pub route: Cell<Option<Route<'a>>>,
+    /// This name's share of the time left: 1/`share` of it, when the
+    /// names after it go over other routes (see `resolve`).
+    pub share: Cell<u32>,
+    /// The end of this name's share, fixed when it first needs the
+    /// upstream.
+    pub share_end: Cell<Option<Instant>>,
 }
 
 /// What the cache holds for one name's questions (phase 1).
@@ -206,24 +214,43 @@ enum Coalesced<'k> {
 const WAIT_FIRST: Duration = Duration::from_micros(200);
 const WAIT_MAX: Duration = Duration::from_millis(5);
 
-impl Asker<'_> {
+impl<'a> Asker<'a> {
     fn deadline(&self) -> Instant {
-        *self
+        let lookup = *self
             .deadline
-            .get_or_init(|| Instant::now() + self.config.deadline())
+            .get_or_init(|| Instant::now() + self.config.deadline());
+        let share = self.share.get();
+        if share <= 1 {
+            return lookup;
+        }
+        let end = self.share_end.get().unwrap_or_else(|| {
+            let now = Instant::now();
+            let end = now + lookup.saturating_duration_since(now) / share;
+            self.share_end.set(Some(end));
+            end
+        });
+        end.min(lookup)
     }
 
-    /// Answers `qtypes` (one or two) for `name`; the entries are left in
-    /// `scratch`, question `i`'s in place `i`.
+    /// Gives the next name 1/`share` of the time left.
+    pub fn set_share(&self, share: u32) {
+        self.share.set(share.max(1));
+        self.share_end.set(None);
+    }
+
+    /// Answers `qtypes` (one or two) for `name` over `route`; the entries
+    /// are left in `scratch`, question `i`'s in place `i`.
     pub fn answer(
         &self,
         name: &str,
+        route: Route<'a>,
         qtypes: &[QType],
         scratch: &mut Scratch,
     ) -> Result<Pair, Unavailable> {
+        self.route.set(Some(route));
         let mut keys: [Option<Key<'_>>; 2] = [None, None];
         for (k, &q) in keys.iter_mut().zip(qtypes) {
-            *k = Some(Key::new(name, q));
+            *k = Some(Key::scoped(name, q, route.id));
         }
         self.answer_keys(&keys, scratch, true)
     }
@@ -531,13 +558,17 @@ impl Asker<'_> {
         deadline: Instant,
     ) -> Result<Vec<Answer>, Unavailable> {
         let own = self.session.own();
+        let servers = self
+            .route
+            .get()
+            .map_or(&self.config.servers[..], |r| r.servers);
         let plan = Plan {
-            servers: &self.config.servers,
+            servers,
             health: own.map_or(self.local_health, |t| t.health()),
             round: self.config.options.timeout,
             attempts: self.config.options.attempts,
             deadline,
-            rotate: self.rotate,
+            rotate: self.rotate % servers.len().max(1),
         };
         let mut counters = Counters::default();
         let result = ask(&plan, name, qtypes, &mut counters);
@@ -565,6 +596,11 @@ impl Asker<'_> {
     ) -> Known {
         let settings = &self.config.cache;
         let entry = match answer {
+            Answer::Reply(Reply::Data(chain)) if self.rebind_refuses(&chain) => {
+                // Not an answer: not cached, and a clear not-found.
+                self.count(Stat::RebindRefused, 1);
+                return Known::NxDomain(None);
+            }
             Answer::Reply(Reply::Data(chain)) if !chain.is_empty() => {
                 positive_entry(&chain, key.qtype(), positive_ttl(settings, chain.ttl), now)
             }
@@ -637,6 +673,14 @@ impl Asker<'_> {
             ttl: STALE_TTL,
             ..held
         })
+    }
+
+    /// Whether the route's rebinding policy refuses this answer.
+    fn rebind_refuses(&self, chain: &Chain) -> bool {
+        self.route
+            .get()
+            .and_then(|r| r.rebind)
+            .is_some_and(|policy| super::rebind::refuses_chain(policy, chain))
     }
 
     fn remaining_ms(&self) -> u64 {
