@@ -432,7 +432,9 @@ mod tests {
         );
         let lines: Vec<usize> = errors.iter().map(|e| e.line).collect();
         assert_eq!(lines, vec![1, 2, 3, 4, 5, 6], "{errors:?}");
-        assert!(errors[2].to_string().starts_with("/etc/rustcache.conf:3: `server`"));
+        assert!(errors[2]
+            .to_string()
+            .starts_with("/etc/rustcache.conf:3: `server`"));
         let mut c = Config::default();
         o.apply(&mut c);
         assert_eq!(c.routing.groups.len(), 1, "the good line still applies");

@@ -33,6 +33,7 @@ mod harness;
 mod linkage;
 mod nsswitch;
 mod panics;
+mod routing;
 mod stress;
 mod upstream;
 
@@ -59,5 +60,6 @@ fn main() {
     tests.extend(cli::tests());
     tests.extend(upstream::tests());
     tests.extend(cache::tests());
+    tests.extend(routing::tests());
     libtest_mimic::run(&args, tests).exit();
 }
