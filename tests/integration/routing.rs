@@ -1,7 +1,7 @@
 // Per-domain servers, local answers, rebinding protection, bogus-priv, domain-needed and one cache per configuration, through real glibc calls.
 
 use std::net::{IpAddr, Ipv4Addr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use libtest_mimic::Trial;
@@ -74,8 +74,8 @@ fn conf(sb: &Sandbox, name: &str, text: &str) -> PathBuf {
 }
 
 /// A probe with `RUSTCACHE_CONF` pointing at `conf`.
-fn probe(sb: &Sandbox, conf: &PathBuf, ops: &[&str]) -> ProbeOutput {
-    let conf = conf.clone();
+fn probe(sb: &Sandbox, conf: &Path, ops: &[&str]) -> ProbeOutput {
+    let conf = conf.to_path_buf();
     sb.probe_with(ops, move |cmd| {
         cmd.env("RUSTCACHE_CONF", &conf);
     })
