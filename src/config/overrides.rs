@@ -203,16 +203,12 @@ fn split_line(raw: &str) -> Option<(&str, Vec<&str>)> {
 
 impl Overrides {
     fn set(&mut self, key: &str, values: &[&str]) -> Result<(), ConfigErrorKind> {
-        if key == "no-negcache" || SWITCHES.contains(&key) {
-            if let Some(extra) = values.first() {
+        if SWITCHES.contains(&key) {
+            if !values.is_empty() {
                 return Err(ConfigErrorKind::BadValue {
                     key: key.to_owned(),
                     value: values.join(" "),
-                    expected: if extra.is_empty() {
-                        "nothing"
-                    } else {
-                        "nothing (the key alone switches it on)"
-                    },
+                    expected: "nothing (the key alone switches it on)",
                 });
             }
             match key {

@@ -132,6 +132,14 @@ impl Routing {
             "" => return Err("/DOMAIN/ADDR or /DOMAIN/# (to answer locally, use address=)"),
             addr => Some(parse_addr_port(addr)?),
         };
+        let full = |d: &String| {
+            self.groups
+                .iter()
+                .any(|g| g.domain == *d && g.servers.len() >= super::MAX_SERVERS)
+        };
+        if target.is_some() && domains.iter().any(full) {
+            return Err("one more server for a domain that has 8 (the most a group keeps)");
+        }
         for domain in domains {
             let at = match self.groups.iter().position(|g| g.domain == domain) {
                 Some(at) => at,
@@ -268,6 +276,11 @@ mod tests {
             assert!(r.add_server(bad).is_err(), "{bad}");
         }
         assert!(r.groups.is_empty());
+        for i in 1..=8 {
+            r.add_server(&format!("/full.example/10.0.0.{i}")).unwrap();
+        }
+        assert!(r.add_server("/full.example/10.0.0.9").is_err());
+        assert_eq!(r.groups[0].servers.len(), 8);
     }
 
     #[test]
