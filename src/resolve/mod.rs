@@ -153,7 +153,7 @@ impl Resolver {
                 // That route's servers did not answer in this lookup.
                 None if timed_out.contains(route.id) => Step::Timeout,
                 None => {
-                    asker.set_share(routes_ahead(&list, i, &config));
+                    asker.set_candidate(&list, i);
                     let Ok(known) = asker.answer(candidate, route, qtypes, &mut scratch) else {
                         return f(Outcome::Unavailable);
                     };
@@ -245,7 +245,7 @@ impl Resolver {
             },
             deadline: OnceCell::new(),
             route: Cell::new(None),
-            share: Cell::new(1),
+            ahead: Cell::new(None),
             share_end: Cell::new(None),
         }
     }

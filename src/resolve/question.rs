@@ -30,6 +30,7 @@ use crate::cache::policy::{
 };
 use crate::cache::{Encoded, Entry, Key, Kind, Layout, Lease, Session, Stat, Table, DATA_BYTES};
 use crate::config::{Config, Route};
+use crate::name::Candidates;
 use crate::upstream::{ask, Answer, Chain, Counters, HealthTable, Plan, QType, Reply, Unavailable};
 
 /// Where the entries of one lookup live: question `i`'s entry is in
@@ -165,9 +166,11 @@ pub struct Asker<'a> {
     pub deadline: OnceCell<Instant>,
     /// The route of the name being answered (set by [`Asker::answer`]).
     pub route: Cell<Option<Route<'a>>>,
-    /// This name's share of the time left: 1/`share` of it, when the
-    /// names after it go over other routes (see `resolve`).
-    pub share: Cell<u32>,
+    /// The search list and the position of the name being answered: its
+    /// share of the time left is 1/n, n the routes of it and the names
+    /// after it (see `resolve::routes_ahead`), worked out only when the
+    /// name needs the upstream.
+    pub ahead: Cell<Option<(&'a Candidates<'a>, usize)>>,
     /// The end of this name's share, fixed when it first needs the
     /// upstream.
     pub share_end: Cell<Option<Instant>>,
@@ -219,22 +222,22 @@ impl<'a> Asker<'a> {
         let lookup = *self
             .deadline
             .get_or_init(|| Instant::now() + self.config.deadline());
-        let share = self.share.get();
-        if share <= 1 {
-            return lookup;
-        }
         let end = self.share_end.get().unwrap_or_else(|| {
+            let share = self
+                .ahead
+                .get()
+                .map_or(1, |(list, i)| super::routes_ahead(list, i, self.config));
             let now = Instant::now();
-            let end = now + lookup.saturating_duration_since(now) / share;
+            let end = now + lookup.saturating_duration_since(now) / share.max(1);
             self.share_end.set(Some(end));
             end
         });
         end.min(lookup)
     }
 
-    /// Gives the next name 1/`share` of the time left.
-    pub fn set_share(&self, share: u32) {
-        self.share.set(share.max(1));
+    /// The next name answered is candidate `i` of `list`.
+    pub fn set_candidate(&self, list: &'a Candidates<'a>, i: usize) {
+        self.ahead.set(Some((list, i)));
         self.share_end.set(None);
     }
 
