@@ -8,7 +8,7 @@ use libtest_mimic::Trial;
 use rustcache_testkit::dns::{qtype, Behaviour, ScriptedServer, Zone};
 use rustcache_testkit::ns::{ProbeOutput, Sandbox};
 
-use crate::common::{with_module, WWW_V4};
+use crate::common::{with_module, WWW_V4, WWW_V6};
 
 pub fn tests() -> Vec<Trial> {
     trials![
@@ -62,6 +62,7 @@ fn corp_zone() -> Zone {
         .a("db.corp.example", 300, Ipv4Addr::new(10, 1, 0, 30))
         .a("www.corp.example", 300, Ipv4Addr::new(10, 1, 0, 80))
         .ptr_for(IpAddr::V4(WWW_V4), 300, "www.corp.example")
+        .ptr_for(IpAddr::V6(WWW_V6), 300, "www6.corp.example")
         .ptr_for("10.1.2.3".parse().unwrap(), 300, "db3.corp.example")
 }
 
@@ -225,19 +226,27 @@ fn a_dead_domain_group_does_not_starve_the_public_candidates() {
 
 fn a_reverse_zone_routes_getnameinfo_and_gethostbyaddr() {
     with_module(RESOLV, |sb| {
-        let public = start(DEFAULT, public_zone());
+        let public = start(
+            DEFAULT,
+            public_zone().ptr_for(IpAddr::V6(WWW_V6), 300, "www.example.com"),
+        );
         let _corp = start(CORP, corp_zone());
         let c = conf(
             sb,
             "rustcache.conf",
-            "server=/2.0.192.in-addr.arpa/127.0.0.5\n",
+            "server=/2.0.192.in-addr.arpa/127.0.0.5\nserver=/8.b.d.0.1.0.0.2.ip6.arpa/127.0.0.5\n",
         );
-        let out = probe(sb, &c, &["gni 192.0.2.1", "ghba 192.0.2.1"]);
+        let out = probe(
+            sb,
+            &c,
+            &["gni 192.0.2.1", "ghba 192.0.2.1", "gni 2001:db8::1"],
+        );
         assert_results(
             &out,
             &[
                 "ok host=www.corp.example",
                 "ok name=www.corp.example aliases= type=inet addrs=192.0.2.1",
+                "ok host=www6.corp.example",
             ],
         );
         assert_eq!(public.count(), 0);
