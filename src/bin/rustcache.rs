@@ -109,6 +109,9 @@ fn check(args: &[String]) -> Result<ExitCode, String> {
         "deadline       {} ms per lookup",
         config.deadline().as_millis()
     );
+    for line in config.routing.lines() {
+        let _ = writeln!(out, "route          {line}");
+    }
     if errors.is_empty() {
         let _ = writeln!(out, "ok: no problems found");
         return Ok(ExitCode::SUCCESS);

@@ -21,7 +21,9 @@ use super::Config;
 pub struct Route<'c> {
     /// The servers asked, hedged among themselves.
     pub servers: &'c [SocketAddr],
-    /// Whether a `server=` line (not the default servers) routes the name.
+    /// Whether a `server=` line names the name's domain (with servers of
+    /// its own, or `#` for the default ones): `bogus-priv` then lets its
+    /// reverse lookups go upstream.
     pub routed: bool,
     /// The rebinding policy applied to upstream answers, if any.
     pub rebind: Option<&'c RebindPolicy>,
@@ -41,15 +43,14 @@ impl Config {
             .enumerate()
             .filter(|(_, g)| in_domain(name, &g.domain))
             .max_by_key(|(_, g)| g.domain.len());
-        let (servers, routed, base) = match group {
+        let routed = group.is_some();
+        let (servers, base) = match group {
             Some((i, g)) if !g.default => (
                 &g.servers[..],
-                true,
                 self.route_ids.get(i + 1).copied().unwrap_or(0),
             ),
             _ => (
                 &self.servers[..],
-                false,
                 self.route_ids.first().copied().unwrap_or(0),
             ),
         };
@@ -147,8 +148,9 @@ mod tests {
         assert_eq!(at("corp.example"), "127.0.0.5:53");
         assert_eq!(at("x.LAB.corp.example"), "127.0.0.6:53");
         assert_eq!(at("www.pub.corp.example"), "127.0.0.2:53");
-        assert!(!c.route("www.pub.corp.example").routed);
+        assert!(c.route("www.pub.corp.example").routed, "named, by #");
         assert!(c.route("db.corp.example").routed);
+        assert!(!c.route("www.example.com").routed);
         assert_eq!(c.route("a.example").id, c.route("www.pub.corp.example").id);
         assert_ne!(c.route("a.example").id, c.route("db.corp.example").id);
     }

@@ -121,6 +121,54 @@ pub fn parse_addr_port(text: &str) -> Result<SocketAddr, Refusal> {
 }
 
 impl Routing {
+    /// One line per rule, in rustcache.conf's own spelling, for `rustcache
+    /// check` to show what is in force.
+    pub fn lines(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for g in &self.groups {
+            if g.default {
+                out.push(format!("server=/{}/#", g.domain));
+            }
+            for s in &g.servers {
+                let ip = match s {
+                    SocketAddr::V4(v4) => v4.ip().to_string(),
+                    SocketAddr::V6(v6) if v6.scope_id() != 0 => {
+                        format!("{}%{}", v6.ip(), v6.scope_id())
+                    }
+                    SocketAddr::V6(v6) => v6.ip().to_string(),
+                };
+                out.push(format!("server=/{}/{ip}#{}", g.domain, s.port()));
+            }
+        }
+        for r in &self.local {
+            match &r.answer {
+                LocalAnswer::NxDomain => out.push(format!("address=/{}/", r.domain)),
+                LocalAnswer::Addrs { v4, v6 } => {
+                    for a in v4.chunks_exact(4) {
+                        let a: [u8; 4] = a.try_into().unwrap_or_default();
+                        out.push(format!("address=/{}/{}", r.domain, IpAddr::from(a)));
+                    }
+                    for a in v6.chunks_exact(16) {
+                        let a: [u8; 16] = a.try_into().unwrap_or_default();
+                        out.push(format!("address=/{}/{}", r.domain, IpAddr::from(a)));
+                    }
+                }
+            }
+        }
+        let rebind = &self.rebind;
+        let switches = [
+            (rebind.stop, "stop-dns-rebind"),
+            (rebind.localhost_ok, "rebind-localhost-ok"),
+            (self.bogus_priv, "bogus-priv"),
+            (self.domain_needed, "domain-needed"),
+        ];
+        out.extend(switches.iter().filter(|s| s.0).map(|s| s.1.to_owned()));
+        if !rebind.exempt.is_empty() {
+            out.push(format!("rebind-domain-ok=/{}/", rebind.exempt.join("/")));
+        }
+        out
+    }
+
     /// `server=/D/[D/...]ADDR[#PORT]` or `server=/D/#`.
     pub fn add_server(&mut self, value: &str) -> Result<(), Refusal> {
         if !value.starts_with('/') {
@@ -257,6 +305,16 @@ mod tests {
         assert_eq!(r.groups[1].domain, "lab.example");
         assert!(r.groups[2].default && r.groups[2].servers.is_empty());
         assert_eq!(r.groups[3].servers[0].to_string(), "[fd00::53]:53");
+        assert_eq!(
+            r.lines(),
+            vec![
+                "server=/corp.example/10.1.0.2#53",
+                "server=/corp.example/10.1.0.3#5353",
+                "server=/lab.example/10.1.0.3#5353",
+                "server=/pub.corp.example/#",
+                "server=/v6.example/fd00::53#53",
+            ]
+        );
     }
 
     #[test]
@@ -303,6 +361,15 @@ mod tests {
             }
         );
         assert_eq!(r.local[1].answer, LocalAnswer::NxDomain);
+        assert_eq!(
+            r.lines(),
+            vec![
+                "address=/lan.example/192.168.1.10",
+                "address=/lan.example/192.168.1.11",
+                "address=/lan.example/fd00::10",
+                "address=/ads.example/",
+            ]
+        );
         assert!(r.add_address("/x.example/not-an-ip").is_err());
         assert!(r.add_rebind_exempt("/ec2.internal/amazonaws.com/").is_ok());
         assert!(r.add_rebind_exempt("/ec2.internal/10.0.0.1").is_err());

@@ -198,5 +198,12 @@ fn check_reports_each_bad_routing_value_with_its_line() {
     for good in [1, 7] {
         assert!(!stderr.contains(&format!("{c}:{good}:")), "{stderr}");
     }
+    // What is in force: the good lines.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("route          server=/corp.example/10.1.0.2#53"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("10.1.0.3"), "{stdout}");
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -360,6 +360,15 @@ fn bogus_priv_answers_private_reverse_lookups_without_a_query() {
         let out = probe(sb, &routed, &["gni 10.1.2.3"]);
         assert_results(&out, &["ok host=db3.corp.example"]);
         assert_eq!(corp.count_for("3.2.1.10.in-addr.arpa", qtype::PTR), 1);
+        // Named with `#`: the default servers are asked after all.
+        let default = conf(
+            sb,
+            "default.conf",
+            "bogus-priv\nserver=/10.in-addr.arpa/#\n",
+        );
+        let out = probe(sb, &default, &["gni 10.1.2.3"]);
+        assert_results(&out, &["ok host=public-view.example.com"]);
+        assert_eq!(public.count_for("3.2.1.10.in-addr.arpa", qtype::PTR), 1);
     });
 }
 
