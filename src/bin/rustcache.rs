@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use rustcache::cache::{open_existing, MapError, NoCache, Places, Problem, Stat, FALLBACK_BASE};
 use rustcache::clock::now_ms;
 use rustcache::config::Sources;
+use rustcache::upstream::health::VPC_RESOLVER_PPS;
 use rustcache::upstream::HealthTable;
 use rustcache::{nsswitch, Family, Outcome, Resolver};
 
@@ -108,6 +109,9 @@ fn check(args: &[String]) -> Result<ExitCode, String> {
         "deadline       {} ms per lookup",
         config.deadline().as_millis()
     );
+    for line in config.routing.lines() {
+        let _ = writeln!(out, "route          {line}");
+    }
     for line in cache_status(&config) {
         let _ = writeln!(out, "{line}");
     }
@@ -323,16 +327,34 @@ fn stats(args: &[String]) -> Result<ExitCode, String> {
         println!("{:<17}{}", stat.name(), table.stat(stat));
     }
     let health = HealthTable::new(table.health_slots());
-    for server in &config.servers {
+    // The default servers, then those of the `server=` groups.
+    let mut servers: Vec<&std::net::SocketAddr> = Vec::new();
+    for server in config.servers.iter().chain(config.routing.group_servers()) {
+        if !servers.contains(&server) {
+            servers.push(server);
+        }
+    }
+    for server in servers {
         match health.find(server).map(|h| (h.snapshot(), h.state(now))) {
-            Some((s, state)) => println!(
-                "server {server:<22} {state:?}, srtt {:.1} ms, rttvar {:.1} ms, \
-                 {} timeouts in a row, {} in all",
-                f64::from(s.srtt_us) / 1000.0,
-                f64::from(s.rttvar_us) / 1000.0,
-                s.timeouts,
-                s.timeouts_total
-            ),
+            Some((s, state)) => {
+                println!(
+                    "server {server:<22} {state:?}, srtt {:.1} ms, rttvar {:.1} ms, \
+                     {} timeouts in a row, {} in all, {} packets/s now, {} peak",
+                    f64::from(s.srtt_us) / 1000.0,
+                    f64::from(s.rttvar_us) / 1000.0,
+                    s.timeouts,
+                    s.timeouts_total,
+                    s.pps_now,
+                    s.pps_peak
+                );
+                if s.nears_pps_limit() {
+                    println!(
+                        "warning: {server} was sent {} packets in one second; the VPC \
+                         resolver drops what is past {VPC_RESOLVER_PPS} per second per interface",
+                        s.pps_peak
+                    );
+                }
+            }
             None => println!("server {server:<22} not asked yet"),
         }
     }

@@ -31,8 +31,8 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::layout::DATA_WORDS;
+use super::qtype::QType;
 use crate::name::check_body;
-use crate::upstream::QType;
 
 /// Bytes of entry data in a slot.
 pub const DATA_BYTES: usize = DATA_WORDS * 8;
@@ -94,16 +94,36 @@ pub struct Key<'a> {
     /// The name has no upper-case letter (the usual case): it can be
     /// hashed and compared as it is.
     lower: bool,
+    /// The id of the route the name was resolved over (see
+    /// `config::Route`), mixed into the hash: the same name under another
+    /// configuration is another key. The name is compared on a read, the
+    /// scope through the 56-bit hash.
+    scope: u64,
 }
 
 impl<'a> Key<'a> {
     /// The key for `name` (any case, no trailing dot) and `qtype`.
     pub fn new(name: &'a str, qtype: QType) -> Key<'a> {
+        Key::scoped(name, qtype, 0)
+    }
+
+    /// The key for `name` and `qtype` resolved over the route `scope`.
+    pub fn scoped(name: &'a str, qtype: QType, scope: u64) -> Key<'a> {
         let bytes = name.as_bytes();
         let mut chunks = bytes.chunks_exact(8);
         let lower = chunks.by_ref().all(|c| ascii_lower_mask(word_of(c)) == 0)
             && ascii_lower_mask(word_of(chunks.remainder())) == 0;
-        Key { name, qtype, lower }
+        Key {
+            name,
+            qtype,
+            lower,
+            scope,
+        }
+    }
+
+    /// The route id this key is scoped by.
+    pub fn scope(&self) -> u64 {
+        self.scope
     }
 
     /// Whether `stored` (a lower-case key) is this key's name.
@@ -132,6 +152,9 @@ impl<'a> Key<'a> {
     /// the file and a miss faults in one page, not two.
     pub fn hash(&self, seed: u64) -> u64 {
         let mut h = Mix::new(seed);
+        if self.scope != 0 {
+            h.word(self.scope);
+        }
         let bytes = self.name.as_bytes();
         let fold = |w: u64| if self.lower { w } else { folded(w) };
         let mut chunks = bytes.chunks_exact(8);

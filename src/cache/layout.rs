@@ -1,9 +1,9 @@
-//! The binary layout of a cache file, version 2.
+//! The binary layout of a cache file, version 3.
 //!
 //! ```text
-//! offset 0      Header (one page): identity, geometry, generation, config
+//! offset 0      Header (two pages): identity, geometry, generation, config
 //!               stamp, statistics, upstream health, miss-coalescing leases
-//! offset 4096   slot_count slots of SLOT_SIZE bytes
+//! offset 8192   slot_count slots of SLOT_SIZE bytes
 //! ```
 //!
 //! Everything in the file is a fixed-width atomic (`AtomicU64`/`AtomicU32`;
@@ -19,16 +19,19 @@
 
 use std::sync::atomic::{AtomicU32, AtomicU64};
 
-use crate::upstream::ServerHealth;
+use super::health::ServerHealth;
 
 /// "RUSTCACH" in ASCII, little-endian.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"RUSTCACH");
 /// The layout described here. Bumped on any incompatible change; a file of
 /// another version is not used (and is replaced by its owner). Version 2:
 /// server health records keyed by the address's bytes, not its text.
-pub const LAYOUT_VERSION: u32 = 2;
-/// Bytes before the first slot.
-pub const HEADER_SIZE: usize = 4096;
+/// Version 3: a two-page header with 64 health records of 64 bytes (room
+/// for per-domain server groups), keys scoped by their route's id.
+pub const LAYOUT_VERSION: u32 = 3;
+/// Bytes before the first slot: two pages, so the slots still start on a
+/// page boundary (a name's window is one page).
+pub const HEADER_SIZE: usize = 8192;
 /// Bytes per slot.
 pub const SLOT_SIZE: usize = 512;
 /// 64-bit words of entry data per slot (after the four control words).
@@ -37,8 +40,13 @@ pub const DATA_WORDS: usize = (SLOT_SIZE - 32) / 8;
 pub const PROBE_WINDOW: usize = 8;
 /// Statistics counters in the header.
 pub const STAT_COUNT: usize = 16;
-/// Upstream health records in the header.
-pub const HEALTH_COUNT: usize = 16;
+/// Upstream health records in the header. One page of them: every server
+/// of every route an operator writes (the default servers, and a group of
+/// a few per `server=/DOMAIN/` line) is learned once per host. A dnsmasq
+/// set-up rarely names more than a dozen; 64 leaves room for a large
+/// split-horizon one, and a server beyond them is still asked, only
+/// without shared health (it ranks as never measured).
+pub const HEALTH_COUNT: usize = 64;
 /// Miss-coalescing leases in the header.
 pub const LEASE_COUNT: usize = 256;
 /// A slot locked for longer than this belongs to a dead writer.
@@ -69,12 +77,6 @@ pub struct Header {
     /// Entries written under another generation are not valid: bumping it
     /// flushes the cache.
     pub generation: AtomicU64,
-    /// Identity of the configuration the entries were fetched under (see
-    /// `store`): a process whose newer configuration differs flushes.
-    pub config_hash: AtomicU64,
-    /// Modification time (ns) of the newest configuration file behind
-    /// `config_hash`; only a newer configuration may replace it.
-    pub config_mtime_ns: AtomicU64,
     /// Boot-clock ms when the file was created.
     pub created_ms: AtomicU64,
     /// Statistics counters, see [`Stat`].
@@ -138,11 +140,13 @@ pub enum Stat {
     StoresSkipped = 11,
     /// Flushes (generation bumps).
     Flushes = 12,
+    /// Upstream answers refused by rebinding protection (`stop-dns-rebind`).
+    RebindRefused = 13,
 }
 
 impl Stat {
     /// Every counter, in index order.
-    pub const ALL: [Stat; 13] = [
+    pub const ALL: [Stat; 14] = [
         Stat::Hits,
         Stat::NegativeHits,
         Stat::Misses,
@@ -156,6 +160,7 @@ impl Stat {
         Stat::Stores,
         Stat::StoresSkipped,
         Stat::Flushes,
+        Stat::RebindRefused,
     ];
 
     /// The counter's name, as `rustcache stats` prints it.
@@ -174,6 +179,7 @@ impl Stat {
             Stat::Stores => "stores",
             Stat::StoresSkipped => "stores_skipped",
             Stat::Flushes => "flushes",
+            Stat::RebindRefused => "rebind_refused",
         }
     }
 }
@@ -203,6 +209,13 @@ impl Geometry {
 
 // The layout is part of the file format: pin it.
 const _: () = assert!(std::mem::size_of::<Slot>() == SLOT_SIZE);
+const _: () = assert!(std::mem::size_of::<ServerHealth>() == 64);
+const _: () = assert!(
+    std::mem::size_of::<Header>()
+        == 56 + 8 * STAT_COUNT + 64 * HEALTH_COUNT + 8 * LEASE_COUNT + 4 * LEASE_COUNT
+);
+const _: () = assert!(std::mem::size_of::<Header>() == 7352);
 const _: () = assert!(std::mem::size_of::<Header>() <= HEADER_SIZE);
+const _: () = assert!(HEADER_SIZE % 4096 == 0);
 const _: () = assert!(std::mem::align_of::<Header>() == 8);
 const _: () = assert!(std::mem::align_of::<Slot>() == 8);

@@ -3,7 +3,9 @@
 //! of that user, so what one process resolved is a memory read for all the
 //! others.
 //!
-//! * `layout`: the file format (header, slots), version 2.
+//! * `layout`: the file format (header, slots), version 3; with it the
+//!   types the format holds: `qtype` (record types) and `health` (the
+//!   shared per-server record).
 //! * `entry`: one cached answer and its checked encoding in a slot.
 //! * `table`: lock-free reads, try-lock writes, eviction, leases.
 //! * `map`: finding, checking, creating and mapping the files.
@@ -16,10 +18,12 @@
 //! is a copy, validated by sequence counter and checksum, then parsed.
 
 mod entry;
+pub mod health;
 mod layout;
 mod map;
 mod place;
 pub mod policy;
+mod qtype;
 mod reason;
 mod store;
 mod table;
@@ -28,9 +32,11 @@ pub use entry::{
     aliases, check_sealed, encode_transient, eq_folded, used_len, Checksum, Encoded, Entry,
     EntryView, Key, Kind, Layout, DATA_BYTES,
 };
-pub use layout::{Geometry, Stat, HEADER_SIZE, LAYOUT_VERSION, SLOT_SIZE};
+pub use health::{HealthTable, ServerHealth, Snapshot};
+pub use layout::{Geometry, Stat, HEADER_SIZE, HEALTH_COUNT, LAYOUT_VERSION, SLOT_SIZE};
 pub use map::{file_path, open_existing, open_or_create, MapError, Mapping};
 pub use place::{fallback_dir, Place, Places, FALLBACK_BASE};
+pub use qtype::QType;
 pub use reason::{Check, Failure, NoCache, Problem};
 pub use store::{Session, Store};
 pub use table::{Found, Lease, Table};

@@ -26,9 +26,11 @@ pub fn positive_ttl(settings: &CacheSettings, ttl: u32) -> u32 {
 }
 
 /// The stored TTL of a negative answer: RFC 2308's SOA-derived value,
-/// capped; `None` (not cached) without an SOA.
+/// capped; without an SOA, `neg-ttl` if set, else `None` (not cached).
 pub fn negative_ttl(settings: &CacheSettings, soa_ttl: Option<u32>) -> Option<u32> {
-    soa_ttl.map(|ttl| ttl.min(settings.max_negative_ttl))
+    soa_ttl
+        .or(settings.neg_ttl)
+        .map(|ttl| ttl.min(settings.max_negative_ttl))
 }
 
 /// How long after expiry an answer may still be served stale, in ms.
@@ -62,6 +64,9 @@ mod tests {
         assert_eq!(negative_ttl(&s, Some(3600)), Some(900));
         assert_eq!(negative_ttl(&s, Some(30)), Some(30));
         assert_eq!(negative_ttl(&s, None), None);
+        s.neg_ttl = Some(120);
+        assert_eq!(negative_ttl(&s, None), Some(120));
+        assert_eq!(negative_ttl(&s, Some(30)), Some(30), "the SOA's wins");
     }
 
     #[test]

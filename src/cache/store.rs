@@ -108,14 +108,13 @@ impl Store {
         // SYNC POINT: Relaxed; set once per check, a stale view only
         // skips root's file for one lookup.
         let reads_root = self.reads_root.load(Ordering::Relaxed);
-        let session = Session {
+        // No flush when the configuration changes: every entry is keyed by
+        // its route's id (see `config::Route`), so entries of another
+        // configuration are never found under this one.
+        Session {
             own: self.own.try_read().ok(),
             root: reads_root.then(|| self.root.try_read().ok()).flatten(),
-        };
-        if let Some(own) = session.own() {
-            own.adopt_config(config.upstream_id, config.source_mtime_ns);
         }
-        session
     }
 
     /// The mappings, for a lookup that may be answered from the per-thread

@@ -17,8 +17,8 @@ use std::sync::atomic::{fence, Ordering};
 use super::entry::{
     check_summed, encode, used_len, Checksum, Encoded, Entry, Key, Layout, DATA_BYTES, FIXED_WORDS,
 };
+use super::health::{HealthTable, ServerHealth};
 use super::layout::{Header, Slot, Stat, DATA_WORDS, LEASE_COUNT, PROBE_WINDOW, WEDGE_MS};
-use crate::upstream::{HealthTable, ServerHealth};
 
 /// Minimum interval between two updates of a slot's last-hit time, so hot
 /// entries do not turn every hit into a shared cache-line write.
@@ -147,41 +147,6 @@ impl<'m> Table<'m> {
             }
         }
         (fresh, expired)
-    }
-
-    /// The configuration identity the entries belong to.
-    pub fn config_stamp(&self) -> (u64, u64) {
-        (
-            self.header.config_hash.load(Ordering::Relaxed),
-            self.header.config_mtime_ns.load(Ordering::Relaxed),
-        )
-    }
-
-    /// Records that the entries now belong to configuration `hash` (from
-    /// files last modified at `mtime_ns`), flushing the old ones. Only a
-    /// newer configuration replaces the recorded one, so two processes with
-    /// different views cannot flush each other back and forth.
-    pub fn adopt_config(&self, hash: u64, mtime_ns: u64) -> bool {
-        let (current_hash, current_mtime) = self.config_stamp();
-        if !self.writable || current_hash == hash || mtime_ns <= current_mtime {
-            return false;
-        }
-        if current_hash == 0 {
-            // A new file: nothing in it to flush.
-            self.header
-                .config_mtime_ns
-                .store(mtime_ns, Ordering::Relaxed);
-            self.header.config_hash.store(hash, Ordering::Relaxed);
-            return false;
-        }
-        // SYNC POINT: a race between two adopters of the same new
-        // configuration flushes twice, which is harmless.
-        self.header
-            .config_mtime_ns
-            .store(mtime_ns, Ordering::Relaxed);
-        self.header.config_hash.store(hash, Ordering::Relaxed);
-        self.flush();
-        true
     }
 
     /// Where `key_hash` may live: the [`PROBE_WINDOW`] slots of one group,
@@ -732,21 +697,5 @@ pub(crate) mod tests {
         assert_eq!(t.try_lease(&key, 1600, 2000), Lease::Acquired);
         assert!(!t.lease_held(&key, 2001), "expired");
         assert_eq!(t.try_lease(&key, 2001, 4000), Lease::Acquired);
-    }
-
-    #[test]
-    fn a_newer_configuration_flushes_once() {
-        let m = Memory::new(64);
-        let t = m.table();
-        let key = Key::new("a.example", QType::A);
-        t.put_entry(&key, &entry(1, 60_000), 0, 0);
-        assert!(!t.adopt_config(11, 100), "a new file has nothing to flush");
-        assert!(t.get(&key, 1).is_some());
-        assert!(t.adopt_config(12, 150));
-        assert!(t.get(&key, 1).is_none());
-        t.put_entry(&key, &entry(1, 60_000), 0, 0);
-        assert!(!t.adopt_config(12, 200), "same configuration");
-        assert!(!t.adopt_config(22, 50), "older view");
-        assert!(t.get(&key, 1).is_some());
     }
 }

@@ -22,6 +22,9 @@ pub struct CacheSettings {
     pub max_ttl: u32,
     /// Negative answers are kept at most this long (`max-negative-ttl`).
     pub max_negative_ttl: u32,
+    /// `neg-ttl`: how long a negative answer without an SOA record is
+    /// kept (still capped by `max_negative_ttl`); `None`: not cached.
+    pub neg_ttl: Option<u32>,
     /// Expired answers are served, when every upstream fails, up to this
     /// long after expiry (`stale-max-age`, seconds; 0 turns serve-stale off).
     pub stale_max_age: u32,
@@ -55,6 +58,8 @@ impl Default for CacheSettings {
             // quarter of an hour keeps a name that is being created from
             // staying "not found" for long.
             max_negative_ttl: 900,
+            // RFC 2308: without an SOA there is no TTL to use.
+            neg_ttl: None,
             // RFC 8767's suggested limit: one to three days.
             stale_max_age: 86_400,
         }

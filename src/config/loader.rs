@@ -98,7 +98,7 @@ impl Sources {
             .filter_map(|stamp| stamp.map(|s| ctime_ns(&s)))
             .max()
             .unwrap_or(0);
-        config.upstream_id = config.upstream_identity();
+        config.finish();
         static LOADS: AtomicU64 = AtomicU64::new(1);
         // SYNC POINT: Relaxed; only uniqueness matters.
         config.load_id = LOADS.fetch_add(1, Ordering::Relaxed);

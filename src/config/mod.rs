@@ -23,6 +23,8 @@ mod loader;
 mod options;
 mod overrides;
 mod resolv;
+mod route;
+mod routing;
 
 pub use cache::CacheSettings;
 pub use error::{ConfigError, ConfigErrorKind};
@@ -30,6 +32,8 @@ pub use loader::{ConfigCache, Sources};
 pub use options::Options;
 pub use overrides::parse_overrides;
 pub use resolv::parse_resolv_conf;
+pub use route::Route;
+pub use routing::{in_domain, LocalAnswer, LocalRule, RebindPolicy, Routing, ServerGroup};
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -58,11 +62,15 @@ pub struct Config {
     /// The shared cache.
     pub cache: CacheSettings,
     /// Change time (ctime, ns since the epoch) of the newest configuration
-    /// file this was read from; 0 if none exists. Orders configurations:
-    /// only a newer one flushes the cache.
+    /// file this was read from; 0 if none exists (for tools; the cache is
+    /// no longer flushed by a change, see [`Route`]).
     pub source_mtime_ns: u64,
-    /// [`Config::upstream_identity`], computed once when loaded.
-    pub upstream_id: u64,
+    /// Per-domain servers, local answers, rebinding protection
+    /// (rustcache.conf's dnsmasq keys).
+    pub routing: Routing,
+    /// The id base of each server list (see [`Config::route`]), computed
+    /// by [`Config::finish`].
+    pub route_ids: Vec<u64>,
     /// Unique per load in this process (0 for defaults): what a memoised
     /// answer was looked up under.
     pub load_id: u64,
@@ -77,34 +85,20 @@ impl Default for Config {
             options: Options::default(),
             cache: CacheSettings::default(),
             source_mtime_ns: 0,
-            upstream_id: 0,
+            routing: Routing::default(),
+            route_ids: Vec::new(),
             load_id: 0,
         }
     }
 }
 
 impl Config {
-    /// A hash of what decides the cached entries: the servers that gave
-    /// the answers and the TTL policy they were stored under. A process
-    /// whose newer configuration hashes differently flushes the cache.
-    /// Other settings (search list, ndots, timeouts) change which names
-    /// are asked, not what a cached name's answer is, so a resolv.conf
-    /// rewritten by a DHCP client with the same servers flushes nothing.
-    pub fn upstream_identity(&self) -> u64 {
-        let c = &self.cache;
-        let policy = format!(
-            "{} {} {} {}",
-            c.min_ttl, c.max_ttl, c.max_negative_ttl, c.stale_max_age
-        );
-        let servers = self.servers.iter().map(ToString::to_string);
-        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-        for part in servers.chain([policy]) {
-            for byte in part.bytes().chain([b' ']) {
-                hash ^= u64::from(byte);
-                hash = hash.wrapping_mul(0x0100_0000_01b3);
-            }
-        }
-        hash
+    /// Computes what is derived from the settings once they are all
+    /// read: the route ids (which hash the servers and the TTL policy; the
+    /// search list, ndots and timeouts change which names are asked, not
+    /// what a name's answer is, so they are left out).
+    pub fn finish(&mut self) {
+        self.route_ids = self.compute_route_ids();
     }
 
     /// The time budget of one lookup: `timeout` x `attempts`, capped.

@@ -1,7 +1,12 @@
 //! `/etc/rustcache.conf`: rustcache's own settings, which override
 //! resolv.conf.
 //!
-//! The format is one `key value...` per line, `#` starts a comment:
+//! The format is one `key value...` per line; `key=value` and
+//! `key = value` mean the same (dnsmasq's form). `#` starts a comment at
+//! the start of a line or after a space (so `server=/D/#` and `ADDR#PORT`
+//! keep theirs). dnsmasq's names of the same settings are accepted:
+//! `min-cache-ttl`, `max-cache-ttl`, `no-negcache`; and its per-domain keys
+//! (see `routing`).
 //!
 //! ```text
 //! # ask these servers instead of resolv.conf's (port optional)
@@ -28,6 +33,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::resolv::parse_server;
+use super::routing::Routing;
 use super::{Config, ConfigError, ConfigErrorKind, MAX_NDOTS, MAX_SEARCH, MAX_SERVERS};
 
 /// The keywords rustcache.conf knows.
@@ -45,6 +51,27 @@ const KEYS: &[&str] = &[
     "max-ttl",
     "max-negative-ttl",
     "stale-max-age",
+    "neg-ttl",
+    "server",
+    "address",
+    "stop-dns-rebind",
+    "rebind-localhost-ok",
+    "rebind-domain-ok",
+    "bogus-priv",
+    "domain-needed",
+];
+
+/// dnsmasq's names for settings rustcache already has, with the same
+/// meaning: (dnsmasq's name, ours).
+const ALIASES: &[(&str, &str)] = &[("min-cache-ttl", "min-ttl"), ("max-cache-ttl", "max-ttl")];
+
+/// Keys that take no value (each a dnsmasq switch).
+const SWITCHES: &[&str] = &[
+    "stop-dns-rebind",
+    "rebind-localhost-ok",
+    "bogus-priv",
+    "domain-needed",
+    "no-negcache",
 ];
 
 /// What rustcache.conf sets; `None` keeps resolv.conf's value.
@@ -63,6 +90,9 @@ pub struct Overrides {
     max_ttl: Option<u32>,
     max_negative_ttl: Option<u32>,
     stale_max_age: Option<u32>,
+    neg_ttl: Option<u32>,
+    no_negcache: bool,
+    routing: Routing,
 }
 
 impl Overrides {
@@ -108,6 +138,14 @@ impl Overrides {
         if let Some(age) = self.stale_max_age {
             cache.stale_max_age = age;
         }
+        if let Some(ttl) = self.neg_ttl {
+            cache.neg_ttl = Some(ttl);
+        }
+        if self.no_negcache {
+            // The same as `max-negative-ttl 0`: nothing negative is kept.
+            cache.max_negative_ttl = 0;
+        }
+        config.routing.clone_from(&self.routing);
         if cache.min_ttl > cache.max_ttl {
             cache.min_ttl = cache.max_ttl;
         }
@@ -120,10 +158,13 @@ pub fn parse_overrides(text: &str, path: &Path) -> (Overrides, Vec<ConfigError>)
     let mut overrides = Overrides::default();
     let mut errors = Vec::new();
     for (index, raw) in text.lines().enumerate() {
-        let content = raw.split('#').next().unwrap_or("");
-        let mut words = content.split_ascii_whitespace();
-        let Some(key) = words.next() else { continue };
-        let values: Vec<&str> = words.collect();
+        let Some((key, values)) = split_line(raw) else {
+            continue;
+        };
+        let key = ALIASES
+            .iter()
+            .find(|(theirs, _)| *theirs == key)
+            .map_or(key, |(_, ours)| ours);
         if let Err(kind) = overrides.set(key, &values) {
             errors.push(ConfigError {
                 path: path.to_path_buf(),
@@ -135,8 +176,50 @@ pub fn parse_overrides(text: &str, path: &Path) -> (Overrides, Vec<ConfigError>)
     (overrides, errors)
 }
 
+/// A line's key and values: `key value...`, `key=value` or `key = value`;
+/// `None` for a blank or comment line.
+fn split_line(raw: &str) -> Option<(&str, Vec<&str>)> {
+    // A comment starts at the line's start or after white space.
+    let mut end = raw.len();
+    let bytes = raw.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == b'#' && (i == 0 || bytes.get(i - 1).is_some_and(u8::is_ascii_whitespace)) {
+            end = i;
+            break;
+        }
+    }
+    let content = raw.get(..end)?.trim();
+    if content.is_empty() {
+        return None;
+    }
+    let key_end = content
+        .find(|c: char| c == '=' || c.is_ascii_whitespace())
+        .unwrap_or(content.len());
+    let (key, rest) = content.split_at(key_end);
+    let rest = rest.trim_start();
+    let rest = rest.strip_prefix('=').unwrap_or(rest);
+    Some((key, rest.split_ascii_whitespace().collect()))
+}
+
 impl Overrides {
     fn set(&mut self, key: &str, values: &[&str]) -> Result<(), ConfigErrorKind> {
+        if SWITCHES.contains(&key) {
+            if !values.is_empty() {
+                return Err(ConfigErrorKind::BadValue {
+                    key: key.to_owned(),
+                    value: values.join(" "),
+                    expected: "nothing (the key alone switches it on)",
+                });
+            }
+            match key {
+                "no-negcache" => self.no_negcache = true,
+                "stop-dns-rebind" => self.routing.rebind.stop = true,
+                "rebind-localhost-ok" => self.routing.rebind.localhost_ok = true,
+                "bogus-priv" => self.routing.bogus_priv = true,
+                _ => self.routing.domain_needed = true,
+            }
+            return Ok(());
+        }
         if !KEYS.contains(&key) {
             return Err(ConfigErrorKind::UnknownKey(key.to_owned()));
         }
@@ -202,14 +285,26 @@ impl Overrides {
                     self.user_cache_size_mib = Some(n);
                 }
             }
-            "min-ttl" | "max-ttl" | "max-negative-ttl" | "stale-max-age" => {
+            "min-ttl" | "max-ttl" | "max-negative-ttl" | "stale-max-age" | "neg-ttl" => {
                 let n = number(first, 0, 7 * 86_400).ok_or_else(|| bad("0 to 604800 (seconds)"))?;
                 match key {
                     "min-ttl" => self.min_ttl = Some(n),
                     "max-ttl" => self.max_ttl = Some(n),
                     "max-negative-ttl" => self.max_negative_ttl = Some(n),
+                    "neg-ttl" => self.neg_ttl = Some(n),
                     _ => self.stale_max_age = Some(n),
                 }
+            }
+            "server" | "address" | "rebind-domain-ok" => {
+                if values.len() > 1 {
+                    return Err(bad("one /DOMAIN/... value without spaces"));
+                }
+                let result = match key {
+                    "server" => self.routing.add_server(first),
+                    "address" => self.routing.add_address(first),
+                    _ => self.routing.add_rebind_exempt(first),
+                };
+                result.map_err(bad)?;
             }
             other => return Err(ConfigErrorKind::UnknownKey(other.to_owned())),
         }
@@ -292,5 +387,53 @@ mod tests {
         o.apply(&mut c);
         assert_eq!(c.options.ndots, 2);
         assert_eq!(c.servers, Config::default().servers);
+    }
+
+    #[test]
+    fn key_value_key_equals_value_and_dnsmasq_names_mean_the_same() {
+        let (o, errors) = parse_overrides(
+            "ndots=3\ntimeout = 2\nattempts 1\nmin-cache-ttl=30\nmax-cache-ttl = 600\n\
+             neg-ttl=45\nserver=/corp.example/10.1.0.2#5353 # on premises\n\
+             server = /pub.corp.example/#\naddress=/lan.example/192.168.1.1\n\
+             stop-dns-rebind\nrebind-localhost-ok\nrebind-domain-ok=/ec2.internal/\n\
+             bogus-priv\ndomain-needed\n",
+            Path::new("rc"),
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        let mut c = Config::default();
+        o.apply(&mut c);
+        assert_eq!(c.options.ndots, 3);
+        assert_eq!(c.options.timeout, Duration::from_secs(2));
+        assert_eq!((c.cache.min_ttl, c.cache.max_ttl), (30, 600));
+        assert_eq!(c.cache.neg_ttl, Some(45));
+        let r = &c.routing;
+        assert_eq!(r.groups[0].servers[0].to_string(), "10.1.0.2:5353");
+        assert!(r.groups[1].default);
+        assert_eq!(r.local.len(), 1);
+        assert!(r.rebind.stop && r.rebind.localhost_ok);
+        assert_eq!(r.rebind.exempt, vec!["ec2.internal"]);
+        assert!(r.bogus_priv && r.domain_needed);
+        let (o, _) = parse_overrides("no-negcache\n", Path::new("rc"));
+        o.apply(&mut c);
+        assert_eq!(c.cache.max_negative_ttl, 0);
+    }
+
+    #[test]
+    fn bad_routing_values_are_reported_with_their_line() {
+        let (o, errors) = parse_overrides(
+            "server=10.0.0.1\nserver=/bad..name/10.0.0.1\nserver=/x.example/10.0.0.1#70000\n\
+             address=/x.example/999.1.1.1\nrebind-domain-ok=x.example\nbogus-priv yes\n\
+             server=/good.example/10.0.0.9\n",
+            Path::new("/etc/rustcache.conf"),
+        );
+        let lines: Vec<usize> = errors.iter().map(|e| e.line).collect();
+        assert_eq!(lines, vec![1, 2, 3, 4, 5, 6], "{errors:?}");
+        assert!(errors[2]
+            .to_string()
+            .starts_with("/etc/rustcache.conf:3: `server`"));
+        let mut c = Config::default();
+        o.apply(&mut c);
+        assert_eq!(c.routing.groups.len(), 1, "the good line still applies");
+        assert!(!c.routing.bogus_priv);
     }
 }

@@ -13,16 +13,17 @@
 
 mod memo;
 mod question;
+mod rebind;
 
-use std::cell::OnceCell;
+use std::cell::{Cell, OnceCell};
 use std::net::IpAddr;
 use std::sync::{Arc, OnceLock};
 
 use crate::answer::{Family, HostAnswer, HostView, Outcome, PtrView};
 use crate::cache::policy::wants_refresh;
-use crate::cache::{Session, Store};
+use crate::cache::{Session, Store, HEALTH_COUNT};
 use crate::clock::now_ms;
-use crate::config::{Config, ConfigCache, Sources, MAX_SERVERS};
+use crate::config::{Config, ConfigCache, LocalAnswer, Sources, MAX_SEARCH};
 use crate::name::{check_host_name, reverse_name, unmap_v4, Candidate, Candidates};
 use crate::upstream::{HealthTable, QType, ServerHealth};
 
@@ -35,7 +36,7 @@ use question::{Asker, Known, Pair, Scratch};
 pub struct Resolver {
     config: ConfigCache,
     store: Store,
-    health: [ServerHealth; 2 * MAX_SERVERS],
+    health: [ServerHealth; HEALTH_COUNT],
 }
 
 /// How one candidate name fared.
@@ -63,7 +64,7 @@ impl Resolver {
         Resolver {
             config: ConfigCache::new(sources),
             store: Store::new(),
-            health: Default::default(),
+            health: std::array::from_fn(|_| ServerHealth::default()),
         }
     }
 
@@ -116,6 +117,7 @@ impl Resolver {
         };
         let mut got_nodata = false;
         let mut got_servfail = false;
+        let mut timed_out = Routes::new();
         let list = Candidates::new(name, absolute, &config);
         let mut buf = None;
         let mut first = true;
@@ -128,28 +130,61 @@ impl Resolver {
                 }
                 Candidate::End => break,
             };
-            let Ok(known) = asker.answer(candidate, qtypes, &mut scratch) else {
-                return f(Outcome::Unavailable);
-            };
-            match step(&known) {
-                Step::Found => {
-                    // Only an answer from the first candidate: a memo of a
-                    // later one would miss a change in the earlier ones'
-                    // negative entries.
-                    let view = host_view(candidate, &known, &scratch);
-                    if first {
-                        if let Some(checks) = memo_checks(&known, now) {
-                            memo::remember(raw, family, config.load_id, checks, &view);
-                        }
+            // Each candidate goes its own route: the local answers, the
+            // servers and the cache scope of its own full name.
+            let route = config.route(candidate);
+            let step = match route.local {
+                Some(LocalAnswer::Addrs { v4, v6 }) => {
+                    let (v4, v6) = match family {
+                        Family::V4 => (&v4[..], &[][..]),
+                        Family::V6 => (&[][..], &v6[..]),
+                        Family::Any => (&v4[..], &v6[..]),
+                    };
+                    if v4.is_empty() && v6.is_empty() {
+                        Step::NoData
+                    } else {
+                        let view = HostView::from_parts(candidate, &[], v4, v6, LOCAL_TTL);
+                        return f(Outcome::Found(view));
                     }
-                    return f(Outcome::Found(view));
                 }
-                Step::NxDomain => {}
+                Some(LocalAnswer::NxDomain) => Step::NxDomain,
+                // `domain-needed`: a bare label is not sent as it is.
+                None if config.routing.domain_needed && !candidate.contains('.') => Step::NxDomain,
+                // That route's servers did not answer in this lookup.
+                None if timed_out.contains(route.id) => Step::Timeout,
+                None => {
+                    asker.set_candidate(&list, i);
+                    let Ok(known) = asker.answer(candidate, route, qtypes, &mut scratch) else {
+                        return f(Outcome::Unavailable);
+                    };
+                    let step = step(&known);
+                    if let Step::Found = step {
+                        // Only an answer from the first candidate: a memo
+                        // of a later one would miss a change in the earlier
+                        // ones' negative entries.
+                        let view = host_view(candidate, &known, &scratch);
+                        if first {
+                            if let Some(checks) = memo_checks(&known, now) {
+                                memo::remember(raw, family, config.load_id, checks, &view);
+                            }
+                        }
+                        return f(Outcome::Found(view));
+                    }
+                    step
+                }
+            };
+            match step {
+                Step::Found | Step::NxDomain => {}
                 Step::NoData => got_nodata = true,
                 Step::ServFail => got_servfail = true,
-                Step::Timeout => return f(Outcome::TryAgain),
+                // A timeout ends the search for this route's names only:
+                // the names after it over other routes are still asked.
+                Step::Timeout => timed_out.insert(route.id),
             }
             first = false;
+        }
+        if !timed_out.is_empty() {
+            return f(Outcome::TryAgain);
         }
         f(finish_search(got_nodata, got_servfail))
     }
@@ -171,7 +206,14 @@ impl Resolver {
         let session = self.store.session(&config, now);
         let asker = self.asker(&config, &session, now);
         let mut scratch = Scratch::new();
-        let Ok([known, _]) = asker.answer(&reverse_name(addr), &[QType::Ptr], &mut scratch) else {
+        let name = reverse_name(addr);
+        let route = config.route(&name);
+        // `bogus-priv`: private addresses have no public reverse zone;
+        // only a `server=` for their zone is asked.
+        if config.routing.bogus_priv && rebind::is_private(addr) && !route.routed {
+            return f(Outcome::NotFound);
+        }
+        let Ok([known, _]) = asker.answer(&name, route, &[QType::Ptr], &mut scratch) else {
             return f(Outcome::Unavailable);
         };
         match known {
@@ -195,12 +237,16 @@ impl Resolver {
             session,
             local_health: HealthTable::new(&self.health),
             now,
+            // Taken modulo each route's server count when it is used.
             rotate: if config.options.rotate {
-                rotation(config.servers.len())
+                rotation(ROTATION_CYCLE)
             } else {
                 0
             },
             deadline: OnceCell::new(),
+            route: Cell::new(None),
+            ahead: Cell::new(None),
+            share_end: Cell::new(None),
         }
     }
 }
@@ -314,6 +360,74 @@ fn host_view<'a>(query: &'a str, known: &'a Pair, scratch: &'a Scratch) -> HostV
         v6: addrs(QType::Aaaa),
         ttl,
     }
+}
+
+/// TTL reported for a local answer (`address=`), as dnsmasq's default
+/// `local-ttl`: the answer is given afresh every time.
+const LOCAL_TTL: u32 = 0;
+
+/// A multiple of every server count up to 16, so a rotation counter taken
+/// modulo a route's server count spreads evenly.
+const ROTATION_CYCLE: usize = 720_720;
+
+/// The routes whose servers timed out in one lookup (a few at most: one
+/// per candidate).
+struct Routes {
+    ids: [u64; MAX_SEARCH + 1],
+    len: usize,
+}
+
+impl Routes {
+    fn new() -> Routes {
+        Routes {
+            ids: [0; MAX_SEARCH + 1],
+            len: 0,
+        }
+    }
+
+    fn contains(&self, id: u64) -> bool {
+        self.ids.iter().take(self.len).any(|&i| i == id)
+    }
+
+    fn insert(&mut self, id: u64) {
+        if !self.contains(id) {
+            if let Some(slot) = self.ids.get_mut(self.len) {
+                *slot = id;
+                self.len += 1;
+            }
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// How many distinct routes candidate `i` and the candidates after it go
+/// upstream over: candidate `i` may use 1/that of the time left, so a dead
+/// group of servers for one domain cannot use up the lookup's deadline
+/// before the candidates of other routes are asked. 1 (the whole time
+/// left) when the configuration has no `server=` lines.
+fn routes_ahead(list: &Candidates<'_>, i: usize, config: &Config) -> u32 {
+    if config.routing.groups.is_empty() {
+        return 1;
+    }
+    let mut seen = Routes::new();
+    for j in i.. {
+        let mut buf = None;
+        match list.get(j, &mut buf) {
+            Candidate::Name(n) => {
+                let route = config.route(n);
+                let bare = config.routing.domain_needed && !n.contains('.');
+                if route.local.is_none() && !bare {
+                    seen.insert(route.id);
+                }
+            }
+            Candidate::Skip => {}
+            Candidate::End => break,
+        }
+    }
+    u32::try_from(seen.len).unwrap_or(1).max(1)
 }
 
 /// A per-process rotating start index for resolv.conf `rotate`.

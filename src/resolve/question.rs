@@ -21,7 +21,7 @@
 //! later caller will be from the cache. A hit copies the slot to the stack
 //! and is served from there: no allocation.
 
-use std::cell::OnceCell;
+use std::cell::{Cell, OnceCell};
 use std::time::{Duration, Instant};
 
 use crate::cache::policy::{
@@ -29,7 +29,8 @@ use crate::cache::policy::{
     CLIENT_RESPONSE_TIMER, REFRESH_WAIT, STALE_RETRY_MS, STALE_TTL,
 };
 use crate::cache::{Encoded, Entry, Key, Kind, Layout, Lease, Session, Stat, Table, DATA_BYTES};
-use crate::config::Config;
+use crate::config::{Config, Route};
+use crate::name::Candidates;
 use crate::upstream::{ask, Answer, Chain, Counters, HealthTable, Plan, QType, Reply, Unavailable};
 
 /// Where the entries of one lookup live: question `i`'s entry is in
@@ -163,34 +164,103 @@ pub struct Asker<'a> {
     /// The lookup's deadline, fixed the first time the upstream is needed
     /// (a hit never reads the monotonic clock).
     pub deadline: OnceCell<Instant>,
+    /// The route of the name being answered (set by [`Asker::answer`]).
+    pub route: Cell<Option<Route<'a>>>,
+    /// The search list and the position of the name being answered: its
+    /// share of the time left is 1/n, n the routes of it and the names
+    /// after it (see `resolve::routes_ahead`), worked out only when the
+    /// name needs the upstream.
+    pub ahead: Cell<Option<(&'a Candidates<'a>, usize)>>,
+    /// The end of this name's share, fixed when it first needs the
+    /// upstream.
+    pub share_end: Cell<Option<Instant>>,
+}
+
+/// What the cache holds for one name's questions (phase 1).
+struct Look {
+    /// The entry found for each question, fresh or not.
+    found: [Option<Held>; 2],
+    /// The questions without a fresh entry.
+    need: [bool; 2],
+    /// The needed questions whose expired entry may be served stale.
+    stale: [bool; 2],
+}
+
+impl Look {
+    /// Whether every needed question has a stale entry whose upstream
+    /// failed less than the recheck timer ago.
+    fn upstream_suppressed(&self, now: u64) -> bool {
+        (0..2).all(|i| {
+            !self.need[i]
+                || (self.stale[i]
+                    && self.found[i]
+                        .as_ref()
+                        .is_some_and(|h| h.layout.retry_after_ms > now))
+        })
+    }
+
+    /// The first question that needs the upstream: the miss lease's key.
+    fn first_needed<'k>(&self, keys: &[Option<Key<'k>>; 2]) -> Option<Key<'k>> {
+        (0..2).find(|&i| self.need[i]).and_then(|i| keys[i])
+    }
+}
+
+/// What the miss lease said (phase 3).
+enum Coalesced<'k> {
+    /// Ask the upstream, holding this lease if one was taken.
+    Ask(Option<Key<'k>>),
+    /// Look in the cache again, without waiting a second time.
+    LookAgain,
 }
 
 /// Polling interval bounds while waiting for another process's answer.
 const WAIT_FIRST: Duration = Duration::from_micros(200);
 const WAIT_MAX: Duration = Duration::from_millis(5);
 
-impl Asker<'_> {
+impl<'a> Asker<'a> {
     fn deadline(&self) -> Instant {
-        *self
+        let lookup = *self
             .deadline
-            .get_or_init(|| Instant::now() + self.config.deadline())
+            .get_or_init(|| Instant::now() + self.config.deadline());
+        let end = self.share_end.get().unwrap_or_else(|| {
+            let share = self
+                .ahead
+                .get()
+                .map_or(1, |(list, i)| super::routes_ahead(list, i, self.config));
+            let now = Instant::now();
+            let end = now + lookup.saturating_duration_since(now) / share.max(1);
+            self.share_end.set(Some(end));
+            end
+        });
+        end.min(lookup)
     }
 
-    /// Answers `qtypes` (one or two) for `name`; the entries are left in
-    /// `scratch`, question `i`'s in place `i`.
+    /// The next name answered is candidate `i` of `list`.
+    pub fn set_candidate(&self, list: &'a Candidates<'a>, i: usize) {
+        self.ahead.set(Some((list, i)));
+        self.share_end.set(None);
+    }
+
+    /// Answers `qtypes` (one or two) for `name` over `route`; the entries
+    /// are left in `scratch`, question `i`'s in place `i`.
     pub fn answer(
         &self,
         name: &str,
+        route: Route<'a>,
         qtypes: &[QType],
         scratch: &mut Scratch,
     ) -> Result<Pair, Unavailable> {
+        self.route.set(Some(route));
         let mut keys: [Option<Key<'_>>; 2] = [None, None];
         for (k, &q) in keys.iter_mut().zip(qtypes) {
-            *k = Some(Key::new(name, q));
+            *k = Some(Key::scoped(name, q, route.id));
         }
         self.answer_keys(&keys, scratch, true)
     }
 
+    /// The questions of one name through the phases of the module doc:
+    /// read the cache, answer from it, serve stale while the upstream is
+    /// known to fail, coalesce with another caller, else ask and store.
     fn answer_keys(
         &self,
         keys: &[Option<Key<'_>>; 2],
@@ -202,6 +272,33 @@ impl Asker<'_> {
         } else {
             crate::clock::now_ms()
         };
+        let mut look = self.look_up(keys, scratch, now);
+        if look.need == [false, false] {
+            return Ok(self.answer_from_cache(keys, look.found, scratch, now));
+        }
+        if look.upstream_suppressed(now) {
+            return Ok(self.serve_suppressed(look));
+        }
+        let leased = match self.coalesce(keys, &look, now, may_wait) {
+            Coalesced::Ask(leased) => leased,
+            Coalesced::LookAgain => return self.answer_keys(keys, scratch, false),
+        };
+        let out = self.ask_and_store(keys, &mut look, scratch);
+        if let (Some(own), Some(key)) = (self.session.own(), leased) {
+            own.release_lease(&key);
+        }
+        let mut out = out?;
+        for (slot, found) in out.iter_mut().zip(look.found) {
+            if slot.is_none() {
+                *slot = found.map(known_from_held);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Phase 1: what the cache holds for each question (copied into
+    /// `scratch`), and which questions need the upstream.
+    fn look_up(&self, keys: &[Option<Key<'_>>; 2], scratch: &mut Scratch, now: u64) -> Look {
         let mut found: [Option<Held>; 2] = [None, None];
         for (i, key) in keys.iter().enumerate() {
             if let (Some(key), Some(buf)) = (key, scratch.slots.get_mut(i)) {
@@ -211,113 +308,114 @@ impl Asker<'_> {
                 }
             }
         }
-        let is_fresh = |i: usize| found[i].as_ref().is_some_and(|h| h.fresh(now));
-        let need: [bool; 2] = [
-            keys[0].is_some() && !is_fresh(0),
-            keys[1].is_some() && !is_fresh(1),
-        ];
-        if !need[0] && !need[1] {
-            return Ok(self.answer_from_cache(keys, found, scratch, now));
-        }
         let stale_limit = stale_limit_ms(&self.config.cache);
-        let stale_at = |i: usize| {
-            need[i]
-                && found[i]
-                    .as_ref()
-                    .is_some_and(|h| is_usable_stale(&h.layout, now, stale_limit))
+        let mut need = [false; 2];
+        let mut stale = [false; 2];
+        for i in 0..2 {
+            let held = found[i].as_ref();
+            need[i] = keys[i].is_some() && !held.is_some_and(|h| h.fresh(now));
+            stale[i] =
+                need[i] && held.is_some_and(|h| is_usable_stale(&h.layout, now, stale_limit));
+        }
+        Look { found, need, stale }
+    }
+
+    /// Phase 2 (RFC 8767): the upstream failed for this name lately; do
+    /// not ask again yet, serve what we have.
+    fn serve_suppressed(&self, look: Look) -> Pair {
+        let Look { found, need, .. } = look;
+        let mut out: Pair = [None, None];
+        for ((slot, held), need) in out.iter_mut().zip(found).zip(need) {
+            *slot = held.map(|held| {
+                if need {
+                    self.count(Stat::StaleAnswers, 1);
+                    Known::Data(Held {
+                        ttl: STALE_TTL,
+                        ..held
+                    })
+                } else {
+                    known_from_held(held)
+                }
+            });
+        }
+        out
+    }
+
+    /// Phase 3: one caller per name asks. Returns the lease to give back
+    /// after asking, or says to look in the cache again (another caller
+    /// stored the answer meanwhile, or we waited for one that did).
+    fn coalesce<'k>(
+        &self,
+        keys: &[Option<Key<'k>>; 2],
+        look: &Look,
+        now: u64,
+        may_wait: bool,
+    ) -> Coalesced<'k> {
+        let (Some(own), Some(lease_key)) = (self.session.own(), look.first_needed(keys)) else {
+            return Coalesced::Ask(None);
         };
-        let stale = [stale_at(0), stale_at(1)];
-        // RFC 8767: the upstream failed for this name lately; do not ask
-        // again yet, serve what we have.
-        let suppressed = (0..2).all(|i| {
-            !need[i]
-                || (stale[i]
-                    && found[i]
-                        .as_ref()
-                        .is_some_and(|h| h.layout.retry_after_ms > now))
-        });
-        if suppressed {
-            let mut out: Pair = [None, None];
-            for i in 0..2 {
-                out[i] = found[i].take().map(|held| {
-                    if need[i] {
-                        self.count(Stat::StaleAnswers, 1);
-                        Known::Data(Held {
-                            ttl: STALE_TTL,
-                            ..held
-                        })
-                    } else {
-                        known_from_held(held)
-                    }
-                });
+        let until = now + self.remaining_ms();
+        match own.try_lease(&lease_key, now, until) {
+            Lease::Acquired if may_wait && self.all_fresh_now(keys, look.need) => {
+                // Another caller stored the answer between our miss and
+                // our lease (and gave its lease back): use it.
+                own.release_lease(&lease_key);
+                Coalesced::LookAgain
             }
-            return Ok(out);
-        }
-        let first_needed = if need[0] { &keys[0] } else { &keys[1] };
-        let mut leased = None;
-        if let (Some(own), Some(lease_key)) = (self.session.own(), first_needed) {
-            let until = now + self.remaining_ms();
-            match own.try_lease(lease_key, now, until) {
-                Lease::Acquired if may_wait && self.all_fresh_now(keys, need) => {
-                    // Another caller stored the answer between our miss and
-                    // our lease (and gave its lease back): use it.
-                    own.release_lease(lease_key);
-                    return self.answer_keys(keys, scratch, false);
-                }
-                Lease::Acquired => leased = Some(*lease_key),
-                Lease::HeldByOther if may_wait => {
-                    self.wait_for_other(own, lease_key, keys, need);
-                    self.count(Stat::CoalescedWaits, 1);
-                    return self.answer_keys(keys, scratch, false);
-                }
-                Lease::HeldByOther | Lease::Unavailable => {}
+            Lease::Acquired => Coalesced::Ask(Some(lease_key)),
+            Lease::HeldByOther if may_wait => {
+                self.wait_for_other(own, &lease_key, keys, look.need);
+                self.count(Stat::CoalescedWaits, 1);
+                Coalesced::LookAgain
             }
+            Lease::HeldByOther | Lease::Unavailable => Coalesced::Ask(None),
         }
-        let asked: Vec<usize> = (0..2).filter(|&i| need[i] && keys[i].is_some()).collect();
+    }
+
+    /// Phase 4: asks the upstream for the needed questions and stores the
+    /// answers; a failure with a stale entry in hand serves that entry.
+    /// Entries used up here are taken out of `look.found`.
+    fn ask_and_store(
+        &self,
+        keys: &[Option<Key<'_>>; 2],
+        look: &mut Look,
+        scratch: &mut Scratch,
+    ) -> Result<Pair, Unavailable> {
+        let asked: Vec<(usize, Key<'_>)> = (0..2)
+            .filter(|&i| look.need[i])
+            .filter_map(|i| keys[i].map(|k| (i, k)))
+            .collect();
         self.count(Stat::Misses, asked.len() as u64);
-        let deadline = if asked.iter().any(|&i| stale[i]) {
+        let deadline = if asked.iter().any(|&(i, _)| look.stale[i]) {
             self.deadline().min(Instant::now() + CLIENT_RESPONSE_TIMER)
         } else {
             self.deadline()
         };
-        let qtypes: Vec<QType> = asked
-            .iter()
-            .filter_map(|&i| keys[i].map(|k| k.qtype()))
-            .collect();
-        let name = first_needed.map_or("", |k| k.name());
+        let qtypes: Vec<QType> = asked.iter().map(|(_, k)| k.qtype()).collect();
+        let name = asked.first().map_or("", |(_, k)| k.name());
         let fetched = self.fetch(name, &qtypes, deadline);
         let now = crate::clock::now_ms();
         let mut out: Pair = [None, None];
-        let mut missing = false;
         match fetched {
             Ok(answers) => {
-                for (&i, answer) in asked.iter().zip(answers) {
-                    let stale_held = if stale[i] { found[i].take() } else { None };
-                    if let Some(key) = &keys[i] {
-                        out[i] = Some(self.store(i, key, answer, now, stale_held, scratch));
-                    }
+                for (&(i, key), answer) in asked.iter().zip(answers) {
+                    let stale_held = if look.stale[i] {
+                        look.found[i].take()
+                    } else {
+                        None
+                    };
+                    out[i] = Some(self.store(i, &key, answer, now, stale_held, scratch));
                 }
             }
             Err(Unavailable) => {
-                for &i in &asked {
-                    match (&keys[i], found[i].take()) {
-                        (Some(key), Some(held)) if stale[i] => {
-                            out[i] = Some(self.serve_stale(i, key, held, now, scratch));
+                for &(i, key) in &asked {
+                    match look.found[i].take() {
+                        Some(held) if look.stale[i] => {
+                            out[i] = Some(self.serve_stale(i, &key, held, now, scratch));
                         }
-                        _ => missing = true,
+                        _ => return Err(Unavailable),
                     }
                 }
-            }
-        }
-        if let (Some(own), Some(key)) = (self.session.own(), leased) {
-            own.release_lease(&key);
-        }
-        if missing {
-            return Err(Unavailable);
-        }
-        for i in 0..2 {
-            if out[i].is_none() {
-                out[i] = found[i].take().map(known_from_held);
             }
         }
         Ok(out)
@@ -463,13 +561,17 @@ impl Asker<'_> {
         deadline: Instant,
     ) -> Result<Vec<Answer>, Unavailable> {
         let own = self.session.own();
+        let servers = self
+            .route
+            .get()
+            .map_or(&self.config.servers[..], |r| r.servers);
         let plan = Plan {
-            servers: &self.config.servers,
+            servers,
             health: own.map_or(self.local_health, |t| t.health()),
             round: self.config.options.timeout,
             attempts: self.config.options.attempts,
             deadline,
-            rotate: self.rotate,
+            rotate: self.rotate % servers.len().max(1),
         };
         let mut counters = Counters::default();
         let result = ask(&plan, name, qtypes, &mut counters);
@@ -497,6 +599,11 @@ impl Asker<'_> {
     ) -> Known {
         let settings = &self.config.cache;
         let entry = match answer {
+            Answer::Reply(Reply::Data(chain)) if self.rebind_refuses(&chain) => {
+                // Not an answer: not cached, and a clear not-found.
+                self.count(Stat::RebindRefused, 1);
+                return Known::NxDomain(None);
+            }
             Answer::Reply(Reply::Data(chain)) if !chain.is_empty() => {
                 positive_entry(&chain, key.qtype(), positive_ttl(settings, chain.ttl), now)
             }
@@ -569,6 +676,14 @@ impl Asker<'_> {
             ttl: STALE_TTL,
             ..held
         })
+    }
+
+    /// Whether the route's rebinding policy refuses this answer.
+    fn rebind_refuses(&self, chain: &Chain) -> bool {
+        self.route
+            .get()
+            .and_then(|r| r.rebind)
+            .is_some_and(|policy| super::rebind::refuses_chain(policy, chain))
     }
 
     fn remaining_ms(&self) -> u64 {

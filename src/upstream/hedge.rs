@@ -27,9 +27,10 @@ use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
-use super::health::{HealthTable, ServerHealth, State, INITIAL_HEDGE};
-use super::message::{decode_reply, encode_query, QType, Reply};
+use super::message::{decode_reply, encode_query, Reply};
 use super::transport::{poll, send_all, udp_connect, TcpQuery, RECV_BUFFER};
+use crate::cache::health::{HealthTable, ServerHealth, State, INITIAL_HEDGE};
+use crate::cache::QType;
 use crate::clock::now_ms;
 
 /// How the servers are to be asked.
@@ -457,6 +458,9 @@ impl Run<'_, '_> {
             }
             self.counters.queries += 1;
         }
+        if let (Some(health), Ok(packets)) = (self.health_of(server), u32::try_from(sent)) {
+            health.record_sent(now_ms(), packets);
+        }
         if failed {
             // On loopback the ICMP unreachable of the first query already
             // shows here, as ECONNREFUSED on the second.
@@ -563,6 +567,13 @@ impl Run<'_, '_> {
         };
         self.counters.queries += 1;
         self.counters.tcp += 1;
+        if let Some(health) = self
+            .attempts
+            .get(index)
+            .and_then(|a| self.health_of(a.server))
+        {
+            health.record_sent(now_ms(), 1);
+        }
         if let Some(t) = self
             .attempts
             .get_mut(index)

@@ -12,9 +12,9 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::wire::{
-    self, push_name, NameAt, Reader, Record, CLASS_IN, TYPE_A, TYPE_AAAA, TYPE_CNAME, TYPE_OPT,
-    TYPE_PTR, TYPE_SOA,
+    self, push_name, NameAt, Reader, Record, CLASS_IN, TYPE_CNAME, TYPE_OPT, TYPE_SOA,
 };
+use crate::cache::QType;
 use crate::name::is_valid_answer_name;
 
 /// The UDP payload size we advertise (the DNS flag day 2020 value: fits
@@ -25,35 +25,6 @@ const MAX_CHAIN: usize = 16;
 /// Response codes with a meaning of their own here.
 const RCODE_NOERROR: u16 = 0;
 const RCODE_NXDOMAIN: u16 = 3;
-
-/// The record types rustcache asks for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum QType {
-    /// IPv4 addresses.
-    A,
-    /// IPv6 addresses.
-    Aaaa,
-    /// Reverse lookups.
-    Ptr,
-}
-
-impl QType {
-    /// The type's number on the wire (also its byte in a cache entry).
-    pub fn code(self) -> u16 {
-        match self {
-            QType::A => TYPE_A,
-            QType::Aaaa => TYPE_AAAA,
-            QType::Ptr => TYPE_PTR,
-        }
-    }
-
-    /// The type with wire number `code`, if rustcache asks for it.
-    pub fn from_code(code: u16) -> Option<QType> {
-        [QType::A, QType::Aaaa, QType::Ptr]
-            .into_iter()
-            .find(|q| q.code() == code)
-    }
-}
 
 /// Why a datagram was not taken as the reply to our query.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,12 +1,14 @@
 //! The upstream client: asking the configured nameservers, hedged, over UDP
 //! with TCP for truncated answers, synchronously and within a deadline.
 
-pub mod health;
 mod hedge;
 mod message;
 mod transport;
 mod wire;
 
-pub use health::{HealthTable, ServerHealth, Snapshot};
+// Server health and the record types live with the cache file's layout,
+// which holds them; they are re-exported here where the client uses them.
+pub use crate::cache::health::{self, HealthTable, ServerHealth, Snapshot};
+pub use crate::cache::QType;
 pub use hedge::{ask, Answer, Counters, Plan, Unavailable};
-pub use message::{decode_reply, encode_query, Chain, Mismatch, QType, Reply, EDNS_PAYLOAD};
+pub use message::{decode_reply, encode_query, Chain, Mismatch, Reply, EDNS_PAYLOAD};

@@ -51,10 +51,10 @@ pub fn tests() -> Vec<Trial> {
         sixty_four_processes_missing_one_name_together_send_at_most_four_queries_per_type,
         a_lookup_killed_while_asking_does_not_hold_up_the_next_process,
         // Flushes and file replacement.
-        pointing_resolv_conf_at_another_server_flushes_the_cache,
+        pointing_resolv_conf_at_another_server_serves_none_of_the_old_answers,
         a_resolv_conf_rewritten_with_the_same_servers_keeps_the_cache,
-        a_changed_ttl_policy_flushes_the_cache,
-        a_resolv_conf_restored_with_an_older_mtime_still_flushes_the_cache,
+        a_changed_ttl_policy_serves_none_of_the_old_answers,
+        a_resolv_conf_restored_with_an_older_mtime_serves_none_of_the_old_answers,
         rustcache_flush_makes_the_next_lookup_ask_the_upstream,
         deleting_the_cache_file_under_a_running_process_is_safe_and_it_moves_to_a_new_file,
         // Shared health and statistics.
@@ -968,7 +968,7 @@ fn second_server() -> ScriptedServer {
 
 const WWW_SECOND: &str = "ok addrs=inet6:2001:db8::2,inet:192.0.2.2";
 
-fn pointing_resolv_conf_at_another_server_flushes_the_cache() {
+fn pointing_resolv_conf_at_another_server_serves_none_of_the_old_answers() {
     with_cache(ONE_SERVER, |sb, first| {
         let second = second_server();
         let www = "gai www.example.com unspec";
@@ -1008,8 +1008,8 @@ fn a_resolv_conf_rewritten_with_the_same_servers_keeps_the_cache() {
     });
 }
 
-/// Entries were stored under the old TTL policy: a new one flushes them.
-fn a_changed_ttl_policy_flushes_the_cache() {
+/// Entries were stored under the old TTL policy: a new one does not find them (another route id).
+fn a_changed_ttl_policy_serves_none_of_the_old_answers() {
     with_cache(ONE_SERVER, |sb, server| {
         let conf = sb.write_file("rustcache.conf", "max-ttl 300\n");
         sb.env("RUSTCACHE_CONF", conf.to_str().unwrap());
@@ -1022,7 +1022,7 @@ fn a_changed_ttl_policy_flushes_the_cache() {
     });
 }
 
-fn a_resolv_conf_restored_with_an_older_mtime_still_flushes_the_cache() {
+fn a_resolv_conf_restored_with_an_older_mtime_serves_none_of_the_old_answers() {
     with_cache(ONE_SERVER, |sb, first| {
         let second = second_server();
         let www = ["gai www.example.com unspec"];

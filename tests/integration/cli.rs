@@ -9,6 +9,7 @@ pub fn tests() -> Vec<Trial> {
     trials![
         check_reports_each_bad_line_with_its_number,
         check_passes_a_good_configuration,
+        check_reports_each_bad_routing_value_with_its_line,
         enable_and_disable_edit_the_hosts_line_idempotently,
         enable_edits_a_bind_mounted_nsswitch_conf_in_place,
         enable_edits_the_target_of_a_symlink_and_keeps_the_link,
@@ -157,5 +158,52 @@ fn enable_edits_the_target_of_a_symlink_and_keeps_the_link() {
         std::fs::read_to_string(&target).unwrap(),
         "hosts: files rustcache [!UNAVAIL=return] dns\n"
     );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+fn check_reports_each_bad_routing_value_with_its_line() {
+    let dir = tempdir("check-routing");
+    let resolv = dir.join("resolv.conf");
+    let conf = dir.join("rustcache.conf");
+    std::fs::write(&resolv, "nameserver 127.0.0.2\n").unwrap();
+    std::fs::write(
+        &conf,
+        "server=/corp.example/10.1.0.2#53\nserver=/bad..name/10.0.0.1\n\
+         address=/lan.example/300.1.1.1\nserver=/corp.example/10.1.0.3#99999\n\
+         server=10.0.0.1\nrebind-domain-ok=ec2.internal\nmin-cache-ttl = 30\n",
+    )
+    .unwrap();
+    let out = rustcache()
+        .args(["check", "--resolv-conf"])
+        .arg(&resolv)
+        .arg("--config")
+        .arg(&conf)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let c = conf.display();
+    for (line, key) in [
+        (2, "server"),
+        (3, "address"),
+        (4, "server"),
+        (5, "server"),
+        (6, "rebind-domain-ok"),
+    ] {
+        assert!(
+            stderr.contains(&format!("{c}:{line}: `{key}`")),
+            "line {line}:\n{stderr}"
+        );
+    }
+    for good in [1, 7] {
+        assert!(!stderr.contains(&format!("{c}:{good}:")), "{stderr}");
+    }
+    // What is in force: the good lines.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("route          server=/corp.example/10.1.0.2#53"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("10.1.0.3"), "{stdout}");
     std::fs::remove_dir_all(dir).unwrap();
 }

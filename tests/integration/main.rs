@@ -34,6 +34,7 @@ mod harness;
 mod linkage;
 mod nsswitch;
 mod panics;
+mod routing;
 mod stress;
 mod upstream;
 
@@ -61,5 +62,6 @@ fn main() {
     tests.extend(upstream::tests());
     tests.extend(cache::tests());
     tests.extend(fallback::tests());
+    tests.extend(routing::tests());
     libtest_mimic::run(&args, tests).exit();
 }

@@ -50,7 +50,28 @@ pub struct ServerHealth {
     down_until_ms: AtomicU64,
     /// Boot-clock ms until which one caller holds the right to probe.
     probe_until_ms: AtomicU64,
+    /// Packets per second sent to the server by every process of the
+    /// file: the boot-clock second being counted...
+    pps_second: AtomicU32,
+    /// ...the packets sent in it so far...
+    pps_count: AtomicU32,
+    /// ...and in the second before it (0 if none were).
+    pps_previous: AtomicU32,
+    /// The boot-clock minute whose busiest second is `peak_current`.
+    peak_minute: AtomicU32,
+    /// The most packets sent in one second of `peak_minute`.
+    peak_current: AtomicU32,
+    /// The same for the minute before it.
+    peak_previous: AtomicU32,
 }
+
+/// The VPC resolver answers at most this many packets per second per
+/// network interface and drops the rest without a trace in Route 53's
+/// query logs.
+pub const VPC_RESOLVER_PPS: u32 = 1024;
+/// `rustcache stats` warns when a server's busiest recent second came this
+/// close to [`VPC_RESOLVER_PPS`] (about 90 %).
+pub const PPS_WARNING: u32 = 920;
 
 /// How a server currently ranks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -78,12 +99,32 @@ pub struct Snapshot {
     pub timeouts_total: u32,
     /// Boot-clock ms until which the server is down.
     pub down_until_ms: u64,
+    /// Packets sent to it in the last whole second.
+    pub pps_now: u32,
+    /// Packets sent to it in the busiest second of the last one to two
+    /// minutes.
+    pub pps_peak: u32,
+}
+
+impl Snapshot {
+    /// Whether the busiest recent second nears the VPC resolver's limit.
+    pub fn nears_pps_limit(&self) -> bool {
+        self.pps_peak >= PPS_WARNING
+    }
 }
 
 impl ServerHealth {
     /// A copy of the record.
     pub fn snapshot(&self) -> Snapshot {
+        self.snapshot_at(crate::clock::now_ms())
+    }
+
+    /// A copy of the record as of boot-clock time `now_ms`.
+    pub fn snapshot_at(&self, now_ms: u64) -> Snapshot {
+        let (now, peak) = self.rates(now_ms);
         Snapshot {
+            pps_now: now,
+            pps_peak: peak,
             srtt_us: self.srtt_us.load(Ordering::Relaxed),
             rttvar_us: self.rttvar_us.load(Ordering::Relaxed),
             timeouts: self.timeouts.load(Ordering::Relaxed),
@@ -139,6 +180,80 @@ impl ServerHealth {
                 Ordering::Relaxed,
             )
             .is_ok()
+    }
+
+    /// Counts `packets` sent to the server at boot-clock time `now_ms`.
+    ///
+    /// Lock-free and approximate, like the rest of the record: the process
+    /// that moves the count to a new second (one compare-and-swap) keeps
+    /// the old second's count as the previous one; a packet counted by a
+    /// racing process in the old second at that moment may be lost.
+    pub fn record_sent(&self, now_ms: u64, packets: u32) {
+        let second = u32::try_from(now_ms / 1000).unwrap_or(u32::MAX);
+        // SYNC POINT: Relaxed throughout; counters order nothing, and the
+        // compare-and-swaps only pick which process rolls a second over.
+        let seen = self.pps_second.load(Ordering::Relaxed);
+        if seen != second
+            && self
+                .pps_second
+                .compare_exchange(seen, second, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            let old = self.pps_count.swap(0, Ordering::Relaxed);
+            let previous = if seen.wrapping_add(1) == second {
+                old
+            } else {
+                0
+            };
+            self.pps_previous.store(previous, Ordering::Relaxed);
+        }
+        let minute = second / 60;
+        let seen_minute = self.peak_minute.load(Ordering::Relaxed);
+        if seen_minute != minute
+            && self
+                .peak_minute
+                .compare_exchange(seen_minute, minute, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            let old = self.peak_current.swap(0, Ordering::Relaxed);
+            let previous = if seen_minute.wrapping_add(1) == minute {
+                old
+            } else {
+                0
+            };
+            self.peak_previous.store(previous, Ordering::Relaxed);
+        }
+        let count = self
+            .pps_count
+            .fetch_add(packets, Ordering::Relaxed)
+            .saturating_add(packets);
+        self.peak_current.fetch_max(count, Ordering::Relaxed);
+    }
+
+    /// Packets in the last whole second, and in the busiest second of the
+    /// current and the previous minute, as of `now_ms`.
+    fn rates(&self, now_ms: u64) -> (u32, u32) {
+        let second = u32::try_from(now_ms / 1000).unwrap_or(u32::MAX);
+        let counted = self.pps_second.load(Ordering::Relaxed);
+        let now = if counted == second {
+            self.pps_previous.load(Ordering::Relaxed)
+        } else if counted.wrapping_add(1) == second {
+            self.pps_count.load(Ordering::Relaxed)
+        } else {
+            0
+        };
+        let minute = second / 60;
+        let peak_minute = self.peak_minute.load(Ordering::Relaxed);
+        let current = self.peak_current.load(Ordering::Relaxed);
+        let previous = self.peak_previous.load(Ordering::Relaxed);
+        let peak = if peak_minute == minute {
+            current.max(previous)
+        } else if peak_minute.wrapping_add(1) == minute {
+            current
+        } else {
+            0
+        };
+        (now, peak)
     }
 
     /// Records an answer that took `rtt`: updates the estimate and clears
@@ -311,6 +426,30 @@ mod tests {
             (0, 43),
             "in a row, in all"
         );
+    }
+
+    #[test]
+    fn packets_per_second_now_and_the_peak_of_the_last_minute() {
+        let h = ServerHealth::default();
+        // 10 packets in second 100, 700 in second 101, 3 in second 102.
+        h.record_sent(100_000, 10);
+        for ms in 0..350 {
+            h.record_sent(101_000 + ms, 2);
+        }
+        h.record_sent(102_500, 3);
+        let s = h.snapshot_at(102_600);
+        assert_eq!((s.pps_now, s.pps_peak), (700, 700), "{s:?}");
+        assert!(!s.nears_pps_limit());
+        let s = h.snapshot_at(103_100);
+        assert_eq!(s.pps_now, 3, "the last whole second");
+        assert_eq!(h.snapshot_at(104_000).pps_now, 0, "nothing since");
+        // Second 101 was in minute 1; still the peak in minute 2, gone in 3.
+        h.record_sent(125_000, 1);
+        assert_eq!(h.snapshot_at(125_500).pps_peak, 700);
+        assert_eq!(h.snapshot_at(181_000).pps_peak, 1, "minute 2's own peak");
+        assert_eq!(h.snapshot_at(245_000).pps_peak, 0);
+        h.record_sent(300_000, PPS_WARNING);
+        assert!(h.snapshot_at(300_100).nears_pps_limit());
     }
 
     #[test]
