@@ -4,7 +4,8 @@
 //!
 //! * `layout`: the file format (header, slots), version 2.
 //! * `entry`: one cached answer and its checked encoding in a slot.
-//! * `table`: lock-free reads, try-lock writes, eviction, leases.
+//! * `table`: lock-free reads, try-lock writes, eviction, leases; and
+//!   `table::inspect`, every entry listed or one name's dropped (tools).
 //! * `map`: finding, checking, creating and mapping the files.
 //! * `store`: which files this process uses, found again when they change.
 //! * `policy`: TTLs, negative caching, serve-stale, refresh-ahead.
@@ -26,4 +27,4 @@ pub use entry::{
 pub use layout::{Geometry, Stat, HEADER_SIZE, LAYOUT_VERSION, SLOT_SIZE};
 pub use map::{file_path, open_existing, open_or_create, MapError, Mapping};
 pub use store::{Session, Store};
-pub use table::{Found, Lease, Table};
+pub use table::{Found, Lease, Listed, Table};

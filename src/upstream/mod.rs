@@ -4,6 +4,7 @@
 pub mod health;
 mod hedge;
 mod message;
+pub mod provenance;
 mod transport;
 mod wire;
 
