@@ -34,6 +34,7 @@ mod linkage;
 mod nsswitch;
 mod panics;
 mod stress;
+mod tool;
 mod upstream;
 
 /// A trial running `f`; a panic fails it (libtest-mimic catches it).
@@ -57,6 +58,7 @@ fn main() {
     tests.extend(panics::tests());
     tests.extend(linkage::tests());
     tests.extend(cli::tests());
+    tests.extend(tool::tests());
     tests.extend(upstream::tests());
     tests.extend(cache::tests());
     libtest_mimic::run(&args, tests).exit();
