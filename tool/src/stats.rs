@@ -186,7 +186,14 @@ fn text(r: &Report) -> String {
                 let _ = writeln!(out, "server {:<22} not asked yet", s.address);
             }
             (state, srtt, rttvar) => {
-                let ms = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.1} ms"));
+                // The text form's words since the first release: Healthy,
+                // Suspect, Down; 0.0 ms before the first sample.
+                let state = match state {
+                    "healthy" => "Healthy",
+                    "suspect" => "Suspect",
+                    _ => "Down",
+                };
+                let ms = |v: Option<f64>| format!("{:.1} ms", v.unwrap_or(0.0));
                 let _ = writeln!(
                     out,
                     "server {:<22} {state}, srtt {}, rttvar {}, {} timeouts in a row, {} in all",
