@@ -100,9 +100,10 @@ impl Table<'_> {
             slot.locked_ms.store(now, Ordering::Relaxed);
             // SYNC POINT: pairs with the reader's Acquire fence (read_slot).
             fence(Ordering::Release);
-            // A zero key hash marks an empty slot; a zero generation is
-            // never current (a new file starts at 0, but every entry
-            // written under it is gone with the hash anyway).
+            // A zero key hash marks an empty slot: no key hashes to 0, so
+            // no lookup matches it, and it is the first a writer reuses.
+            // The generation word goes too, so not even a peek takes it
+            // for an entry of the current generation.
             slot.data[0].store(0, Ordering::Relaxed);
             slot.data[1].store(0, Ordering::Relaxed);
             // SYNC POINT: Release publishes the cleared words with the even
