@@ -21,6 +21,7 @@ pub fn tests() -> Vec<Trial> {
         query_reports_a_stale_answer_served_while_the_upstream_is_dead,
         flush_name_drops_that_names_entries_and_leaves_the_others_cached,
         import_dnsmasq_translates_an_amazon_linux_2023_dnsmasq_conf,
+        help_lists_every_command_and_a_usage_error_exits_2,
     ]
 }
 
@@ -619,4 +620,49 @@ fn import_dnsmasq_translates_an_amazon_linux_2023_dnsmasq_conf() {
         );
     }
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+// ---------------------------------------------------------------------------------
+// usage
+
+fn help_lists_every_command_and_a_usage_error_exits_2() {
+    let run = |args: &[&str]| {
+        std::process::Command::new(rustcache_cli())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let help = run(&["help"]);
+    assert!(help.status.success());
+    let text = stdout(&help);
+    for command in [
+        "check",
+        "enable",
+        "disable",
+        "stats",
+        "dump",
+        "query",
+        "flush",
+        "resolve",
+        "import-dnsmasq",
+    ] {
+        assert!(
+            text.lines().any(|l| l.trim_start().starts_with(command)),
+            "{command} missing from\n{text}"
+        );
+    }
+    for bad in [
+        &[][..],
+        &["frobnicate"],
+        &["stats", "--json", "--prometheus"],
+        &["query", "www.example.com", "--type", "MX"],
+        &["flush", "www.example.com", "--all"],
+    ] {
+        let out = run(bad);
+        assert_eq!(out.status.code(), Some(2), "rustcache {bad:?}");
+        assert!(
+            out.stdout.is_empty(),
+            "rustcache {bad:?}: usage goes to stderr"
+        );
+    }
 }
