@@ -30,7 +30,7 @@ CLI      := target/release/rustcache
 all: build
 
 build:
-	$(CARGO) build --release --locked -p nss-rustcache -p rustcache
+	$(CARGO) build --release --locked -p nss-rustcache -p rustcache-tool
 	# Copy then rename: a running process that has the old file mapped
 	# keeps it intact.
 	cp -f target/release/libnss_rustcache.so $(MODULE).tmp

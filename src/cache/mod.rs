@@ -7,7 +7,8 @@
 //!   types the format holds: `qtype` (record types) and `health` (the
 //!   shared per-server record).
 //! * `entry`: one cached answer and its checked encoding in a slot.
-//! * `table`: lock-free reads, try-lock writes, eviction, leases.
+//! * `table`: lock-free reads, try-lock writes, eviction, leases; and
+//!   `table::inspect`, every entry listed or one name's dropped (tools).
 //! * `map`: finding, checking, creating and mapping the files.
 //! * `place`: where a uid's own file lives, the fallback place included.
 //! * `reason`: why a file or directory was not used.
@@ -39,4 +40,4 @@ pub use place::{fallback_dir, Place, Places, FALLBACK_BASE};
 pub use qtype::QType;
 pub use reason::{Check, Failure, NoCache, Problem};
 pub use store::{Session, Store};
-pub use table::{Found, Lease, Table};
+pub use table::{Found, Lease, Listed, Table};

@@ -20,6 +20,9 @@ use super::entry::{
 use super::health::{HealthTable, ServerHealth};
 use super::layout::{Header, Slot, Stat, DATA_WORDS, LEASE_COUNT, PROBE_WINDOW, WEDGE_MS};
 
+mod inspect;
+pub use inspect::Listed;
+
 /// Minimum interval between two updates of a slot's last-hit time, so hot
 /// entries do not turn every hit into a shared cache-line write.
 const TOUCH_INTERVAL_MS: u64 = 1000;

@@ -189,6 +189,7 @@ pub fn ask(
         counters,
         launched_any: false,
     };
+    super::provenance::start();
     run.go();
     if !run.launched_any {
         return Err(Unavailable);
@@ -600,9 +601,11 @@ impl Run<'_, '_> {
             }
             Some(reply) => {
                 self.record_answer(index);
+                let from = self.attempts.get(index).map(|a| a.server);
                 if let Some(r) = self.results.get_mut(slot) {
                     if r.is_none() {
                         *r = Some(reply);
+                        self.note_provenance(slot, from);
                     }
                 }
             }
@@ -611,6 +614,14 @@ impl Run<'_, '_> {
         self.attempts
             .get_mut(index)
             .is_some_and(|attempt| attempt.settle(results))
+    }
+
+    /// Notes who answered question `slot` (see `provenance`).
+    fn note_provenance(&self, slot: usize, server: Option<usize>) {
+        let addr = server.and_then(|i| self.plan.servers.get(i));
+        if let (Some(&qtype), Some(&addr)) = (self.qtypes.get(slot), addr) {
+            super::provenance::answered(qtype, addr);
+        }
     }
 
     /// The first valid reply of an attempt: its RTT feeds the estimate.

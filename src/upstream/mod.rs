@@ -3,6 +3,7 @@
 
 mod hedge;
 mod message;
+pub mod provenance;
 mod transport;
 mod wire;
 

@@ -241,7 +241,7 @@ fn probe_with_umask_077(sb: &Sandbox, uid: u32, ops: &[&str]) -> ProbeOutput {
 /// `rustcache stats` in the sandbox, as name -> value for every counter line.
 fn stats(sb: &Sandbox) -> HashMap<String, u64> {
     let out = sb
-        .command(env!("CARGO_BIN_EXE_rustcache"))
+        .command(crate::common::rustcache_cli())
         .arg("stats")
         .output()
         .unwrap_or_else(|e| panic!("cannot run rustcache stats: {e}"));
@@ -1053,7 +1053,7 @@ fn rustcache_flush_makes_the_next_lookup_ask_the_upstream() {
             let running = scope.spawn(|| sb.probe(&[www, www, "sleep 800", www]));
             std::thread::sleep(Duration::from_millis(300));
             let flush = sb
-                .command(env!("CARGO_BIN_EXE_rustcache"))
+                .command(crate::common::rustcache_cli())
                 .arg("flush")
                 .output()
                 .unwrap();

@@ -17,7 +17,7 @@ pub fn tests() -> Vec<Trial> {
 }
 
 fn rustcache() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_rustcache"))
+    Command::new(crate::common::rustcache_cli())
 }
 
 fn tempdir(name: &str) -> std::path::PathBuf {
@@ -122,7 +122,7 @@ fn enable_edits_a_bind_mounted_nsswitch_conf_in_place() {
     Sandbox::run(|sb| {
         let file = sb.write_nsswitch("files dns");
         let status = sb
-            .command(env!("CARGO_BIN_EXE_rustcache"))
+            .command(crate::common::rustcache_cli())
             .arg("enable")
             .status()
             .unwrap();

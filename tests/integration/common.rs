@@ -100,3 +100,17 @@ pub fn with_module<R: Send>(resolv_conf: &str, f: impl FnOnce(&Sandbox) -> R + S
         f(sb)
     })
 }
+
+/// The `rustcache` command built by `make build` (package `rustcache-tool`,
+/// so not one of this package's `CARGO_BIN_EXE_*`): beside the module in
+/// `$RUSTCACHE_MODULE_DIR` (default `target/release`).
+pub fn rustcache_cli() -> std::path::PathBuf {
+    let (module, _) = rustcache_testkit::ns::module_path();
+    let cli = module.with_file_name("rustcache");
+    assert!(
+        cli.is_file(),
+        "{} is missing: run `make build` first",
+        cli.display()
+    );
+    cli
+}

@@ -71,7 +71,7 @@ fn asked_www(server: &ScriptedServer) -> (usize, usize) {
 /// Runs the `rustcache` tool with `args` in the sandbox as `uid` (and gid);
 /// returns whether it succeeded and its stdout followed by its stderr.
 fn tool_as(sb: &Sandbox, uid: u32, args: &[&str]) -> (bool, String) {
-    let mut cmd = sb.command(env!("CARGO_BIN_EXE_rustcache"));
+    let mut cmd = sb.command(crate::common::rustcache_cli());
     cmd.args(args);
     if uid != 0 {
         // SAFETY: setgroups, setgid and setuid are async-signal-safe and take no

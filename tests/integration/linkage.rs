@@ -11,6 +11,7 @@ use crate::panics::panic_module_dir;
 pub fn tests() -> Vec<Trial> {
     trials![
         the_module_links_libc_and_our_two_crates_only,
+        the_core_library_links_libc_only_whatever_the_command_uses,
         the_module_needs_no_libgcc_s_and_nothing_newer_than_glibc_2_34,
     ]
 }
@@ -19,8 +20,30 @@ pub fn tests() -> Vec<Trial> {
 /// README.md ("What the module links"): a new one must be added there and
 /// here, on purpose.
 fn the_module_links_libc_and_our_two_crates_only() {
+    assert_eq!(
+        normal_crates("nss-rustcache"),
+        set(&["libc", "nss-rustcache", "rustcache"])
+    );
+}
+
+/// The command (package rustcache-tool) uses clap and serde_json; the core
+/// library it shares with the module must not gain them (nor anything).
+fn the_core_library_links_libc_only_whatever_the_command_uses() {
+    assert_eq!(normal_crates("rustcache"), set(&["libc", "rustcache"]));
+    let tool = normal_crates("rustcache-tool");
+    for used in ["clap", "serde_json", "rustcache"] {
+        assert!(tool.contains(used), "{tool:?}");
+    }
+}
+
+fn set(names: &[&str]) -> BTreeSet<String> {
+    names.iter().map(|n| (*n).to_owned()).collect()
+}
+
+/// The crates `package` links (normal dependencies, transitively).
+fn normal_crates(package: &str) -> BTreeSet<String> {
     let out = Command::new(env!("CARGO"))
-        .args(["tree", "--locked", "--offline", "-p", "nss-rustcache"])
+        .args(["tree", "--locked", "--offline", "-p", package])
         .args(["-e", "normal", "--prefix", "none", "--format", "{p}"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
@@ -30,16 +53,11 @@ fn the_module_links_libc_and_our_two_crates_only() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let crates: BTreeSet<String> = String::from_utf8_lossy(&out.stdout)
+    String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| l.split_whitespace().next())
         .map(str::to_owned)
-        .collect();
-    let expected: BTreeSet<String> = ["libc", "nss-rustcache", "rustcache"]
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
-    assert_eq!(crates, expected);
+        .collect()
 }
 
 fn the_module_needs_no_libgcc_s_and_nothing_newer_than_glibc_2_34() {

@@ -36,6 +36,7 @@ mod nsswitch;
 mod panics;
 mod routing;
 mod stress;
+mod tool;
 mod upstream;
 
 /// A trial running `f`; a panic fails it (libtest-mimic catches it).
@@ -59,6 +60,7 @@ fn main() {
     tests.extend(panics::tests());
     tests.extend(linkage::tests());
     tests.extend(cli::tests());
+    tests.extend(tool::tests());
     tests.extend(upstream::tests());
     tests.extend(cache::tests());
     tests.extend(fallback::tests());

@@ -305,7 +305,7 @@ fn stop_dns_rebind_refuses_private_answers_uncached_and_counts_them() {
         assert_eq!(public.count_for("priv.example.com", qtype::A), 2);
         assert_eq!(public.count_for("www.example.com", qtype::A), 1);
         let stats = sb
-            .command(env!("CARGO_BIN_EXE_rustcache"))
+            .command(crate::common::rustcache_cli())
             .arg("stats")
             .output()
             .unwrap();
@@ -394,7 +394,7 @@ fn domain_needed_never_sends_a_bare_label() {
 /// `rustcache stats`'s line for `server`.
 fn stats_line(sb: &Sandbox, server: &str) -> String {
     let out = sb
-        .command(env!("CARGO_BIN_EXE_rustcache"))
+        .command(crate::common::rustcache_cli())
         .arg("stats")
         .output()
         .unwrap();
