@@ -64,9 +64,9 @@ impl Config {
         let rebind =
             (policy.stop && !policy.exempt.iter().any(|d| in_domain(name, d))).then_some(policy);
         let flags = match rebind {
-            None => 0,
-            Some(p) if p.localhost_ok => 2,
-            Some(_) => 1,
+            None => REBIND_OFF,
+            Some(p) if p.localhost_ok => REBIND_LOCALHOST_OK,
+            Some(_) => REBIND_STOP,
         };
         Route {
             servers,
@@ -116,6 +116,25 @@ fn fnv(mut hash: u64, bytes: &[u8]) -> u64 {
 
 /// The id of a route: its servers' and policy's hash with the rebinding
 /// flags mixed in; never 0.
+/// The rebinding policy a route's id is mixed with: the same servers
+/// under another policy cache other answers.
+const REBIND_OFF: u64 = 0;
+const REBIND_STOP: u64 = 1;
+const REBIND_LOCALHOST_OK: u64 = 2;
+
+impl Config {
+    /// Every cache scope a name of this configuration can be stored under
+    /// (each route with each rebinding policy), for the tool's `dump`, which
+    /// meets entries without knowing their names beforehand.
+    pub fn scopes(&self) -> Vec<u64> {
+        let policies = [REBIND_OFF, REBIND_STOP, REBIND_LOCALHOST_OK];
+        self.route_ids
+            .iter()
+            .flat_map(|&base| policies.map(|flags| mix(base, flags)))
+            .collect()
+    }
+}
+
 fn mix(base: u64, flags: u64) -> u64 {
     let h = (base ^ flags.wrapping_mul(0x9e37_79b9_7f4a_7c15)).wrapping_mul(0xff51_afd7_ed55_8ccd);
     (h ^ (h >> 33)).max(1)

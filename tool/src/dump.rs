@@ -93,7 +93,7 @@ pub fn run(uid: Option<u32>, json: bool) -> Result<ExitCode, String> {
     let now = now_ms();
     let mut rows: Vec<Row> = mapping
         .table()
-        .entries(&config.route_ids)
+        .entries(&config.scopes())
         .map(|l| row(&l, now))
         .collect();
     rows.sort_by(|a, b| (&a.name, a.qtype).cmp(&(&b.name, b.qtype)));

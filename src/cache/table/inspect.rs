@@ -36,7 +36,7 @@ pub struct Listed {
 
 impl Table<'_> {
     /// Every valid entry of the current generation stored under one of
-    /// `scopes` (route ids: `Config::route_ids`), in slot order. A slot
+    /// `scopes` (`Config::scopes`), in slot order. A slot
     /// being written, holding anything that does not check, or holding an
     /// entry of another configuration (its scope is part of the key hash
     /// only, so it cannot be checked without it) is skipped.
