@@ -190,39 +190,19 @@ impl ServerHealth {
     /// racing process in the old second at that moment may be lost.
     pub fn record_sent(&self, now_ms: u64, packets: u32) {
         let second = u32::try_from(now_ms / 1000).unwrap_or(u32::MAX);
-        // SYNC POINT: Relaxed throughout; counters order nothing, and the
-        // compare-and-swaps only pick which process rolls a second over.
-        let seen = self.pps_second.load(Ordering::Relaxed);
-        if seen != second
-            && self
-                .pps_second
-                .compare_exchange(seen, second, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
-            let old = self.pps_count.swap(0, Ordering::Relaxed);
-            let previous = if seen.wrapping_add(1) == second {
-                old
-            } else {
-                0
-            };
-            self.pps_previous.store(previous, Ordering::Relaxed);
-        }
-        let minute = second / 60;
-        let seen_minute = self.peak_minute.load(Ordering::Relaxed);
-        if seen_minute != minute
-            && self
-                .peak_minute
-                .compare_exchange(seen_minute, minute, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
-            let old = self.peak_current.swap(0, Ordering::Relaxed);
-            let previous = if seen_minute.wrapping_add(1) == minute {
-                old
-            } else {
-                0
-            };
-            self.peak_previous.store(previous, Ordering::Relaxed);
-        }
+        // SYNC POINT: Relaxed throughout (see roll_over); counters order nothing.
+        roll_over(
+            &self.pps_second,
+            &self.pps_count,
+            &self.pps_previous,
+            second,
+        );
+        roll_over(
+            &self.peak_minute,
+            &self.peak_current,
+            &self.peak_previous,
+            second / 60,
+        );
         let count = self
             .pps_count
             .fetch_add(packets, Ordering::Relaxed)
@@ -374,6 +354,25 @@ impl<'a> HealthTable<'a> {
             }
         }
         None
+    }
+}
+
+/// Moves a windowed counter to window `now` (a second or a minute) if it
+/// is still on an older one: the process whose compare-and-swap wins keeps
+/// the old window's `count` as `previous` when that window was the one just
+/// before, else zero (nothing was counted in between), and restarts `count`.
+fn roll_over(window: &AtomicU32, count: &AtomicU32, previous: &AtomicU32, now: u32) {
+    // SYNC POINT: Relaxed throughout; counters order nothing, and the
+    // compare-and-swap only picks which process rolls the window over.
+    let seen = window.load(Ordering::Relaxed);
+    if seen != now
+        && window
+            .compare_exchange(seen, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
+        let old = count.swap(0, Ordering::Relaxed);
+        let kept = if seen.wrapping_add(1) == now { old } else { 0 };
+        previous.store(kept, Ordering::Relaxed);
     }
 }
 
