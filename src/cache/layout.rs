@@ -1,8 +1,8 @@
 //! The binary layout of a cache file, version 3.
 //!
 //! ```text
-//! offset 0      Header (two pages): identity, geometry, generation, config
-//!               stamp, statistics, upstream health, miss-coalescing leases
+//! offset 0      Header (two pages): identity, geometry, generation,
+//!               statistics, upstream health, miss-coalescing leases
 //! offset 8192   slot_count slots of SLOT_SIZE bytes
 //! ```
 //!

@@ -90,14 +90,6 @@ impl Sources {
             // glibc ignores options it does not know here too.
             config.options.apply_words(words.split_ascii_whitespace());
         }
-        // The inode change time, not the modification time: a file put
-        // back with `cp -p`, `rsync -a` or from a backup carries an old
-        // mtime, but its ctime is always when it was changed.
-        config.source_mtime_ns = [&resolv.stamp, &overrides.stamp]
-            .iter()
-            .filter_map(|stamp| stamp.map(|s| ctime_ns(&s)))
-            .max()
-            .unwrap_or(0);
         config.finish();
         static LOADS: AtomicU64 = AtomicU64::new(1);
         // SYNC POINT: Relaxed; only uniqueness matters.
@@ -186,13 +178,6 @@ fn stamp_of(m: &std::fs::Metadata) -> FileId {
         m.ctime(),
         m.ctime_nsec(),
     )
-}
-
-/// A stamp's inode change time in nanoseconds.
-fn ctime_ns(stamp: &FileId) -> u64 {
-    let secs = u64::try_from(stamp.5).unwrap_or(0);
-    let nanos = u64::try_from(stamp.6).unwrap_or(0);
-    secs.saturating_mul(1_000_000_000).saturating_add(nanos)
 }
 
 /// The configuration of this process, re-read when its files change.

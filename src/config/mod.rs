@@ -61,10 +61,6 @@ pub struct Config {
     pub options: Options,
     /// The shared cache.
     pub cache: CacheSettings,
-    /// Change time (ctime, ns since the epoch) of the newest configuration
-    /// file this was read from; 0 if none exists (for tools; the cache is
-    /// no longer flushed by a change, see [`Route`]).
-    pub source_mtime_ns: u64,
     /// Per-domain servers, local answers, rebinding protection
     /// (rustcache.conf's dnsmasq keys).
     pub routing: Routing,
@@ -84,7 +80,6 @@ impl Default for Config {
             search: Vec::new(),
             options: Options::default(),
             cache: CacheSettings::default(),
-            source_mtime_ns: 0,
             routing: Routing::default(),
             route_ids: Vec::new(),
             load_id: 0,

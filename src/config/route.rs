@@ -25,6 +25,9 @@ pub struct Route<'c> {
     /// its own, or `#` for the default ones): `bogus-priv` then lets its
     /// reverse lookups go upstream.
     pub routed: bool,
+    /// The `server=` domain that chose the servers (for `rustcache query`
+    /// to say which route answered), `None` for the default servers.
+    pub domain: Option<&'c str>,
     /// The rebinding policy applied to upstream answers, if any.
     pub rebind: Option<&'c RebindPolicy>,
     /// The local answer (`address=`), given without a query.
@@ -44,6 +47,7 @@ impl Config {
             .filter(|(_, g)| in_domain(name, &g.domain))
             .max_by_key(|(_, g)| g.domain.len());
         let routed = group.is_some();
+        let domain = group.map(|(_, g)| g.domain.as_str());
         let (servers, base) = match group {
             Some((i, g)) if !g.default => (
                 &g.servers[..],
@@ -71,6 +75,7 @@ impl Config {
         Route {
             servers,
             routed,
+            domain,
             rebind,
             local,
             id: mix(base, flags),

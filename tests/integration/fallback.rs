@@ -165,6 +165,22 @@ fn a_user_in_a_container_nobody_prepared_shares_a_cache_in_dev_shm() {
             "uid 1001 was served uid 1000's answer"
         );
         assert!(fallback_dir(sb, 1001).join("1001.cache").is_file());
+        // Root's `flush --all` finds the fallback files although there is no cache
+        // directory at all, and both users ask again.
+        let (ok, text) = tool_as(sb, 0, &["flush", "--all"]);
+        assert!(ok, "{text}");
+        assert_eq!(
+            text,
+            "/dev/shm/rustcache-1000/1000.cache: flushed\n\
+             /dev/shm/rustcache-1001/1001.cache: flushed\n"
+        );
+        assert_results(&sb.probe_as(1000, 1000, WWW), &[WWW_BOTH]);
+        assert_results(&sb.probe_as(1001, 1001, WWW), &[WWW_BOTH]);
+        assert_eq!(
+            asked_www(server),
+            (4, 4),
+            "flush --all missed a fallback file"
+        );
     });
 }
 

@@ -19,6 +19,7 @@ pub fn tests() -> Vec<Trial> {
         dump_lists_fresh_negative_and_stale_entries_with_their_ttls,
         query_names_the_server_that_answered_then_the_cache,
         query_reports_a_stale_answer_served_while_the_upstream_is_dead,
+        query_says_which_route_answered_and_gives_local_answers,
         flush_name_drops_that_names_entries_and_leaves_the_others_cached,
         import_dnsmasq_translates_an_amazon_linux_2023_dnsmasq_conf,
         help_lists_every_command_and_a_usage_error_exits_2,
@@ -385,14 +386,18 @@ fn query_names_the_server_that_answered_then_the_cache() {
         assert_eq!(out.status.code(), Some(1));
         let text = stdout(&out);
         assert!(
-            text.contains("nope.example.com A: NXDOMAIN ttl 60, from upstream 127.0.0.2:53\n"),
+            text.contains(
+                "nope.example.com A: NXDOMAIN ttl 60, from upstream 127.0.0.2:53, \
+                 via the default servers\n"
+            ),
             "{text}"
         );
         // A reverse lookup: the address is the question.
         let text = stdout(&tool(sb, &["query", "192.0.2.1"]));
         assert!(
             text.contains(
-                "1.2.0.192.in-addr.arpa PTR: www.example.com ttl 300, from upstream 127.0.0.2:53\n"
+                "1.2.0.192.in-addr.arpa PTR: www.example.com ttl 300, from upstream 127.0.0.2:53, \
+                 via the default servers\n"
             ),
             "{text}"
         );
@@ -401,7 +406,80 @@ fn query_names_the_server_that_answered_then_the_cache() {
             text.contains("1.2.0.192.in-addr.arpa PTR: www.example.com ttl"),
             "{text}"
         );
-        assert!(text.contains(", from the cache (fresh)\n"), "{text}");
+        assert!(
+            text.contains(", from the cache (fresh), via the default servers\n"),
+            "{text}"
+        );
+    });
+}
+
+fn query_says_which_route_answered_and_gives_local_answers() {
+    let resolv = "nameserver 127.0.0.2\nsearch corp.example\noptions timeout:1 attempts:1\n";
+    with_module(resolv, |sb| {
+        let public = ScriptedServer::start("127.0.0.2".parse().unwrap(), zone()).unwrap();
+        let corp_v4 = Ipv4Addr::new(10, 1, 0, 30);
+        let corp = ScriptedServer::start(
+            "127.0.0.5".parse().unwrap(),
+            Zone::new()
+                .soa("corp.example", 60)
+                .a("db.corp.example", 300, corp_v4),
+        )
+        .unwrap();
+        let conf = sb.write_file(
+            "rustcache.conf",
+            "server=/corp.example/127.0.0.5\naddress=/lan.example/192.168.1.10\n\
+             address=/ads.example/\n",
+        );
+        let query = |args: &[&str]| {
+            let out = sb
+                .command(rustcache_cli())
+                .env("RUSTCACHE_CONF", &conf)
+                .args(args)
+                .output()
+                .unwrap();
+            (out.status.code(), stdout(&out))
+        };
+        // `db` tries db.corp.example first: routed to the corp servers.
+        let (code, text) = query(&["query", "db", "--type", "A"]);
+        assert_eq!(code, Some(0), "{text}");
+        assert!(
+            text.contains(&format!(
+                "db.corp.example A: {corp_v4} ttl 300, from upstream 127.0.0.5:53, \
+                 via route corp.example\n"
+            )),
+            "{text}"
+        );
+        // A public name (tried as it is first: it has a dot) goes to the default
+        // servers.
+        let (code, text) = query(&["query", "www.example.com", "--type", "A"]);
+        assert_eq!(code, Some(0), "{text}");
+        assert!(
+            text.contains(&format!(
+                "www.example.com A: {WWW_V4} ttl 300, from upstream 127.0.0.2:53, \
+                 via the default servers\n"
+            )),
+            "{text}"
+        );
+        assert_eq!(corp.count_for("db.corp.example", qtype::A), 1);
+        assert_eq!(public.count_for("db.corp.example", qtype::A), 0);
+        // Local answers: no query, said so.
+        let (code, text) = query(&["query", "host.lan.example.", "--type", "A"]);
+        assert_eq!(code, Some(0), "{text}");
+        assert!(
+            text.contains(
+                "host.lan.example A: 192.168.1.10 ttl 0, from a local answer (address=), \
+                 via the default servers\n"
+            ),
+            "{text}"
+        );
+        let (code, text) = query(&["query", "ads.example.", "--type", "A"]);
+        assert_eq!(code, Some(1), "{text}");
+        assert!(
+            text.contains("ads.example A: NXDOMAIN, from a local answer (address=)"),
+            "{text}"
+        );
+        assert_eq!(public.count_for("host.lan.example", qtype::A), 0);
+        assert_eq!(public.count_for("ads.example", qtype::A), 0);
     });
 }
 
@@ -475,22 +553,6 @@ fn flush_name_drops_that_names_entries_and_leaves_the_others_cached() {
 
 // ---------------------------------------------------------------------------------
 // import-dnsmasq
-
-/// The keys of the configuration parser that lands beside this command
-/// (issue 7, items 1 to 4): until it does, `check` calls them unknown.
-const KEYS_OF_THE_NEW_PARSER: &[&str] = &[
-    "server",
-    "address",
-    "stop-dns-rebind",
-    "rebind-localhost-ok",
-    "rebind-domain-ok",
-    "bogus-priv",
-    "domain-needed",
-    "min-cache-ttl",
-    "max-cache-ttl",
-    "neg-ttl",
-    "no-negcache",
-];
 
 fn import_dnsmasq_translates_an_amazon_linux_2023_dnsmasq_conf() {
     let dir = std::env::temp_dir().join(format!("rustcache-import-{}", std::process::id()));
@@ -584,9 +646,8 @@ fn import_dnsmasq_translates_an_amazon_linux_2023_dnsmasq_conf() {
         format!("{d}/dnsmasq.conf:20: unknown dnsmasq option `fancy-option`: not translated\n")
     );
     assert_eq!(out.status.code(), Some(1), "something was reported");
-    // `rustcache check` on the result: the lines this branch's parser knows
-    // are in force and clean; every other problem is on a key of the new
-    // parser (the lead's merge turns this into "no problem at all").
+    // The translation passes `rustcache check` with no problem at all, and
+    // every translated rule is in force.
     let translated = dir.join("rustcache.conf");
     std::fs::write(&translated, &text).unwrap();
     let check = std::process::Command::new(rustcache_cli())
@@ -601,22 +662,24 @@ fn import_dnsmasq_translates_an_amazon_linux_2023_dnsmasq_conf() {
         String::from_utf8_lossy(&check.stderr).into_owned(),
     );
     assert!(
-        check_out.contains("nameserver     169.254.169.253:53\n"),
-        "{check_out}"
+        check.status.success() && check_err.is_empty(),
+        "`rustcache check` refused the translation ({}):\n{check_err}\n{check_out}",
+        check.status
     );
-    let prefix = format!("{}:", translated.display());
-    for problem in check_err.lines().filter(|l| l.starts_with(&prefix)) {
-        let line: usize = problem[prefix.len()..]
-            .split(':')
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap();
-        let content = text.lines().nth(line - 1).unwrap();
-        let key = content.split(['=', ' ']).next().unwrap();
+    for line in [
+        "nameserver     169.254.169.253:53",
+        "route          server=/corp.example/10.1.0.2#53",
+        "route          server=/corp.example/10.1.0.3#5353",
+        "route          address=/ads.example/",
+        "route          stop-dns-rebind",
+        "route          bogus-priv",
+        "route          domain-needed",
+        "route          rebind-domain-ok=/ec2.internal/compute.internal/amazonaws.com/",
+        "ok: no problems found",
+    ] {
         assert!(
-            KEYS_OF_THE_NEW_PARSER.contains(&key),
-            "`rustcache check` refuses line {line} `{content}`: {problem}\n{check_err}"
+            check_out.lines().any(|l| l == line),
+            "`{line}` missing:\n{check_out}"
         );
     }
     std::fs::remove_dir_all(dir).unwrap();

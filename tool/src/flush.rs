@@ -1,8 +1,10 @@
 //! `rustcache flush`: one name's entries, or a whole cache file.
 
 use std::net::IpAddr;
+use std::path::Path;
 use std::process::ExitCode;
 
+use rustcache::cache::FALLBACK_BASE;
 use rustcache::clock::now_ms;
 use rustcache::name::{check_host_name, reverse_name};
 
@@ -14,12 +16,7 @@ pub fn run(name: Option<&str>, uid: Option<u32>, all: bool) -> Result<ExitCode, 
         return flush_name(&config, name, uid);
     }
     let uids: Vec<u32> = if all {
-        let entries = std::fs::read_dir(&config.cache.dir)
-            .map_err(|e| format!("{}: {e}", config.cache.dir.display()))?;
-        entries
-            .filter_map(|e| e.ok())
-            .filter_map(|e| e.file_name().to_str()?.strip_suffix(".cache")?.parse().ok())
-            .collect()
+        every_uid(&config)?
     } else {
         vec![uid.unwrap_or_else(files::effective_uid)]
     };
@@ -37,6 +34,34 @@ pub fn run(name: Option<&str>, uid: Option<u32>, all: bool) -> Result<ExitCode, 
         }
     }
     Ok(code)
+}
+
+/// Every uid with a cache file: `<uid>.cache` in the cache directory, or a
+/// fallback directory `rustcache-<uid>` (containers where the cache
+/// directory could not be made). Each is then flushed where that uid's
+/// processes find it. An error only when neither place can be read.
+fn every_uid(config: &rustcache::config::Config) -> Result<Vec<u32>, String> {
+    let listed = |dir: &Path, parse: fn(&str) -> Option<u32>| {
+        std::fs::read_dir(dir).map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .filter_map(|e| parse(e.file_name().to_str()?))
+                .collect::<Vec<u32>>()
+        })
+    };
+    let primary = listed(&config.cache.dir, |n| {
+        n.strip_suffix(".cache")?.parse().ok()
+    });
+    let fallback = listed(Path::new(FALLBACK_BASE), |n| {
+        n.strip_prefix("rustcache-")?.parse().ok()
+    });
+    let mut uids = match (primary, fallback) {
+        (Err(e), Err(_)) => return Err(format!("{}: {e}", config.cache.dir.display())),
+        (p, f) => [p.unwrap_or_default(), f.unwrap_or_default()].concat(),
+    };
+    uids.sort_unstable();
+    uids.dedup();
+    Ok(uids)
 }
 
 /// Drops the entries cached under `name` exactly (every type; an address

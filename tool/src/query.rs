@@ -17,6 +17,7 @@ use std::time::Instant;
 
 use rustcache::cache::{Key, Kind, Mapping};
 use rustcache::clock::now_ms;
+use rustcache::config::LocalAnswer;
 use rustcache::name::{candidates, check_host_name, reverse_name};
 use rustcache::upstream::{provenance, QType};
 use rustcache::{Family, Outcome, Resolver};
@@ -59,8 +60,12 @@ struct Question {
     /// Remaining TTL of the entry after the lookup.
     #[serde(skip_serializing_if = "Option::is_none")]
     ttl: Option<u32>,
-    /// "cache", "upstream", "another process" or "unknown".
+    /// "cache", "upstream", "local" (an `address=` answer), "another
+    /// process" or "unknown".
     source: &'static str,
+    /// The route the name took: "default" (the nameservers), or the
+    /// `server=` domain whose servers were asked.
+    route: String,
     /// For "cache": "fresh" or "stale".
     #[serde(skip_serializing_if = "Option::is_none")]
     state: Option<&'static str>,
@@ -163,9 +168,18 @@ pub fn run(query: &str, qtype: Option<TypeArg>, json: bool) -> Result<ExitCode, 
     let now = now_ms();
     // The search stops at the first candidate with data; the last one
     // looked at is the one the last upstream exchange was about.
+    let answers = |i: usize, types: &Vec<Option<Seen>>| {
+        let local = names.get(i).and_then(|n| config.route(n).local);
+        match local {
+            Some(LocalAnswer::Addrs { .. }) => true,
+            Some(LocalAnswer::NxDomain) => false,
+            None => types.iter().flatten().any(|s| s.kind == Kind::Positive),
+        }
+    };
     let last = after
         .iter()
-        .position(|types| types.iter().flatten().any(|s| s.kind == Kind::Positive))
+        .enumerate()
+        .position(|(i, types)| answers(i, types))
         .unwrap_or(names.len().saturating_sub(1));
     for (i, name) in names.iter().enumerate().take(last + 1) {
         for (j, &q) in qtypes.iter().enumerate() {
@@ -174,9 +188,16 @@ pub fn run(query: &str, qtype: Option<TypeArg>, json: bool) -> Result<ExitCode, 
             let server = (i == last)
                 .then(|| provenance::last_answer_from(q))
                 .flatten();
-            report
-                .questions
-                .push(question(name, q, was, is, server, started_ms, now));
+            let route = config.route(name);
+            let mut asked = question(name, q, was, is, server, started_ms, now);
+            asked.route = route.domain.unwrap_or("default").to_owned();
+            if let Some(local) = route.local {
+                asked.source = "local";
+                asked.result = local_result(local, q, &mut asked.addresses);
+                // The module gives local answers with TTL 0.
+                asked.ttl = (asked.result == "data").then_some(0);
+            }
+            report.questions.push(asked);
         }
     }
     if json {
@@ -232,6 +253,33 @@ fn seen(maps: &[&Mapping], name: &str, qtype: QType, scope: u64, now: u64) -> Op
     })
 }
 
+/// What an `address=` answer gives for `qtype` (never cached: it is not
+/// an entry), its addresses put in `addresses`.
+fn local_result(local: &LocalAnswer, qtype: QType, addresses: &mut Vec<String>) -> &'static str {
+    let LocalAnswer::Addrs { v4, v6 } = local else {
+        return "nxdomain";
+    };
+    addresses.clear();
+    match qtype {
+        QType::A => addresses.extend(v4.chunks_exact(4).filter_map(|b| {
+            <[u8; 4]>::try_from(b)
+                .ok()
+                .map(|o| std::net::Ipv4Addr::from(o).to_string())
+        })),
+        QType::Aaaa => addresses.extend(v6.chunks_exact(16).filter_map(|b| {
+            <[u8; 16]>::try_from(b)
+                .ok()
+                .map(|o| std::net::Ipv6Addr::from(o).to_string())
+        })),
+        _ => {}
+    }
+    if addresses.is_empty() {
+        "nodata"
+    } else {
+        "data"
+    }
+}
+
 fn question(
     name: &str,
     qtype: QType,
@@ -269,6 +317,7 @@ fn question(
             .map(|s| rustcache::cache::policy::remaining_ttl(s.expires_ms, now)),
         addresses: is.map(|s| s.addresses).unwrap_or_default(),
         source,
+        route: String::new(),
         state,
         server: server.map(|s| s.to_string()),
     }
@@ -288,9 +337,19 @@ fn text(r: &Report) -> String {
         let source = match (q.source, q.state, &q.server) {
             ("cache", Some(state), _) => format!("the cache ({state})"),
             ("upstream", _, Some(server)) => format!("upstream {server}"),
+            ("local", ..) => "a local answer (address=)".to_owned(),
             (other, ..) => other.to_owned(),
         };
-        let _ = writeln!(out, "{} {}: {result}{ttl}, from {source}", q.name, q.qtype);
+        let route = if q.route == "default" {
+            "the default servers".to_owned()
+        } else {
+            format!("route {}", q.route)
+        };
+        let _ = writeln!(
+            out,
+            "{} {}: {result}{ttl}, from {source}, via {route}",
+            q.name, q.qtype
+        );
     }
     match (&r.name, r.outcome) {
         (Some(name), "found") => {
