@@ -176,7 +176,7 @@ fn regions() -> Vec<Vec<u8>> {
             table.put_entry(&key(k), &entry, NOW, 0);
         }
         let _ = table.try_lease(&key(1), NOW, NOW + 3000);
-        // For resealing inputs: each slot's unused `_reserved` word names
+        // For resealing inputs: each slot's `hits` word names
         // the key it holds (see `prepare` in cache_reader).
         for slot in 0..region.slots() {
             let data = Region::data_offset(slot);

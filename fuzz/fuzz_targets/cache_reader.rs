@@ -64,8 +64,8 @@ fn u32_at(bytes: &[u8], at: usize) -> u32 {
 }
 
 /// Gives a slot the key hash and generation it should have and a matching
-/// checksum. Its `_reserved` word (bytes 4..8, unused by rustcache) says
-/// which: low byte the key, bits 31, 30, 29 keep the hash, the generation
+/// checksum. Its `hits` word (bytes 4..8, a statistic rustcache never
+/// trusts) says which: low byte the key, bits 31, 30, 29 keep the hash, the generation
 /// or the checksum as they are.
 fn prepare(slot: &mut [u8], seed: u64, generation: u64) {
     let r = u32_at(slot, 4);

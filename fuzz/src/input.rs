@@ -92,7 +92,7 @@ pub struct ReaderFlags {
     pub writable: bool,
     /// Before reading, each slot gets the key hash and generation it should
     /// have and a matching checksum (bit 4), so the fuzzer reaches the
-    /// checks behind them; the slot's unused `_reserved` word picks the key
+    /// checks behind them; the slot's `hits` word (a statistic nothing trusts) picks the key
     /// and can opt out of each (see the target).
     pub reseal: bool,
     /// Through a real file: `open_existing` validates the header and maps
@@ -101,8 +101,8 @@ pub struct ReaderFlags {
 }
 
 /// `cache_reader`'s input: byte 0 the flags, then header bytes 0..48, the
-/// slots, and header bytes 48.. (configuration stamp, statistics, server
-/// health, leases). Returns the flags, the header page and the slots.
+/// slots, and header bytes 48.. (statistics, server health,
+/// leases). Returns the flags, the header page and the slots.
 pub fn reader_case(data: &[u8]) -> Option<(ReaderFlags, Vec<u8>, Vec<Vec<u8>>)> {
     let (&b0, rest) = data.split_first()?;
     let flags = ReaderFlags {

@@ -95,8 +95,11 @@ pub struct Header {
 pub struct Slot {
     /// Seqlock: even = stable, odd = a writer owns the slot.
     pub seq: AtomicU32,
-    /// Unused; keeps the layout explicit.
-    pub _reserved: AtomicU32,
+    /// Hits since the entry was stored, for `rustcache dump`: a relaxed
+    /// load and store, not a locked add, so two processes hitting the
+    /// entry in the same instant may count one. Written only through a
+    /// writable mapping (the owner's processes), trusted by nothing.
+    pub hits: AtomicU32,
     /// Boot-clock ms when the current writer took the lock.
     pub locked_ms: AtomicU64,
     /// Boot-clock ms of the last hit (updated at most once a second), for

@@ -225,10 +225,15 @@ impl<'m> Table<'m> {
         })
     }
 
+    /// Counts a hit on `slot` and, at most once a second, notes when.
     fn touch(&self, slot: &Slot, now: u64) {
         if !self.writable {
             return;
         }
+        // SYNC POINT: Relaxed load and store: a statistic; a count lost to
+        // a concurrent hit is cheaper than a locked instruction per hit.
+        let hits = slot.hits.load(Ordering::Relaxed);
+        slot.hits.store(hits.saturating_add(1), Ordering::Relaxed);
         // SYNC POINT: Relaxed; an eviction hint only.
         let last = slot.last_hit_ms.load(Ordering::Relaxed);
         if now.saturating_sub(last) >= TOUCH_INTERVAL_MS {
@@ -518,6 +523,9 @@ fn write_slot(slot: &Slot, words: &[u64; DATA_WORDS], now: u64) -> bool {
         return false;
     }
     slot.locked_ms.store(now, Ordering::Relaxed);
+    // SYNC POINT: Relaxed; a new entry has no hits yet (a hit racing
+    // this store may leave one: a statistic).
+    slot.hits.store(0, Ordering::Relaxed);
     // SYNC POINT: pairs with the reader's Acquire fence (see read_slot).
     fence(Ordering::Release);
     for (atomic, word) in slot.data.iter().zip(words.iter()) {

@@ -231,6 +231,10 @@ fn dump_lists_fresh_negative_and_stale_entries_with_their_ttls() {
             "gai nope.example.com unspec",
         ]);
         assert_eq!(out.results()[3], "err EAI_NONAME", "{out}");
+        // Five hits on www (A and AAAA each), from two processes.
+        let www = "gai www.example.com unspec";
+        assert_results(&sb.probe(&[www, www, www]), &[WWW_BOTH; 3]);
+        assert_results(&sb.probe(&[www, www]), &[WWW_BOTH; 2]);
         std::thread::sleep(Duration::from_millis(1500));
         let dump = tool_json(sb, &["dump", "--json"]);
         let rows: BTreeMap<(String, String), &Value> = dump
@@ -279,6 +283,9 @@ fn dump_lists_fresh_negative_and_stale_entries_with_their_ttls() {
             "{www:#}"
         );
         assert_eq!(www["stored_ttl"], 300);
+        assert_eq!(www["hits"], 5, "{www:#}");
+        assert_eq!(row("www.example.com", "AAAA")["hits"], 5);
+        assert_eq!(row("v4only.example.com", "A")["hits"], 0);
         for t in ["A", "AAAA"] {
             let short = row("short.example.com", t);
             assert_eq!(short["state"], "stale", "{short:#}");
@@ -317,6 +324,7 @@ fn dump_lists_fresh_negative_and_stale_entries_with_their_ttls() {
         assert_eq!(line("v4only.example.com", "AAAA").last(), Some(&"NODATA"));
         assert_eq!(line("short.example.com", "A")[2..4], ["stale", "0"]);
         assert_eq!(line("www.example.com", "AAAA").last(), Some(&"2001:db8::1"));
+        assert_eq!(line("www.example.com", "AAAA")[4], "5", "hits");
     });
 }
 

@@ -35,6 +35,10 @@ pub struct Row {
     /// Seconds since it was last hit or stored (eviction's clock: kept
     /// to the second, not per hit).
     pub last_used: u64,
+    /// Hits since it was stored, counted by the file owner's processes
+    /// (users reading root's file cannot write it); approximate when
+    /// processes hit it at the same instant.
+    pub hits: u32,
     /// The canonical name (A/AAAA) or the PTR target; absent if none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub canonical: Option<String>,
@@ -76,6 +80,7 @@ pub fn row(listed: &Listed, now: u64) -> Row {
         stored_ttl: e.ttl,
         age: now.saturating_sub(e.stored_ms) / 1000,
         last_used: now.saturating_sub(listed.last_used_ms) / 1000,
+        hits: listed.hits,
         canonical,
         aliases: e.aliases.clone(),
         addresses: e
@@ -111,7 +116,7 @@ fn text(rows: &[Row]) -> String {
     let width = rows.iter().map(|r| r.name.len()).max().unwrap_or(4).max(4);
     let _ = writeln!(
         out,
-        "{:<width$}  TYPE  STATE     TTL     LAST USED  ANSWER",
+        "{:<width$}  TYPE  STATE     TTL       HITS   LAST USED  ANSWER",
         "NAME"
     );
     for r in rows {
@@ -129,8 +134,8 @@ fn text(rows: &[Row]) -> String {
         };
         let _ = writeln!(
             out,
-            "{:<width$}  {:<4}  {:<8}  {:<6}  {:>5} s ago  {answer}",
-            r.name, r.qtype, r.state, r.ttl, r.last_used
+            "{:<width$}  {:<4}  {:<8}  {:<6}  {:>6}  {:>5} s ago  {answer}",
+            r.name, r.qtype, r.state, r.ttl, r.hits, r.last_used
         );
     }
     let _ = writeln!(out, "{} entries", rows.len());

@@ -32,6 +32,9 @@ pub struct Listed {
     /// Boot-clock ms it was last hit or stored (kept at one-second
     /// granularity for eviction; see `Table::touch`).
     pub last_used_ms: u64,
+    /// Hits since it was stored, as counted through writable mappings
+    /// (see `Slot::hits`).
+    pub hits: u32,
 }
 
 impl Table<'_> {
@@ -52,12 +55,15 @@ impl Table<'_> {
             let (name, qtype, layout) = self.check_unkeyed(&buf, generation, sum, scopes)?;
             // SYNC POINT: Relaxed; an eviction hint, shown as such.
             let last_used_ms = slot.last_hit_ms.load(Ordering::Relaxed);
+            // SYNC POINT: Relaxed; a statistic, shown as such.
+            let hits = slot.hits.load(Ordering::Relaxed);
             let entry = layout.view(&buf).to_entry(&layout);
             Some(Listed {
                 name,
                 qtype,
                 entry,
                 last_used_ms,
+                hits,
             })
         })
     }
