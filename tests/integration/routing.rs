@@ -120,6 +120,27 @@ fn two_configurations_alternating_on_one_host_share_no_answers_and_flush_nothing
         // in the one shared file, neither flushed the other.
         assert_eq!(three.count_for("www.example.com", qtype::A), 1);
         assert_eq!(four.count_for("www.example.com", qtype::A), 1);
+        // `rustcache dump` under each configuration shows its own answer and
+        // says the other's entry is there, unshown.
+        for (c, addr) in [(&a, "192.0.2.3"), (&b, "192.0.2.4")] {
+            let out = sb
+                .command(crate::common::rustcache_cli())
+                .env("RUSTCACHE_CONF", c)
+                .arg("dump")
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(out.status.success(), "{text}");
+            let rows: Vec<&str> = text.lines().filter(|l| l.starts_with("www.")).collect();
+            assert_eq!(rows.len(), 1, "{text}");
+            assert!(rows[0].ends_with(addr), "{text}");
+            assert!(
+                text.ends_with(
+                    "1 entry (1 more of other configurations, or being written, not shown)\n"
+                ),
+                "{text}"
+            );
+        }
     });
 }
 

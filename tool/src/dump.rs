@@ -96,22 +96,26 @@ pub fn run(uid: Option<u32>, json: bool) -> Result<ExitCode, String> {
     let config = files::config();
     let (_, mapping) = files::open(&config, uid, false)?;
     let now = now_ms();
-    let mut rows: Vec<Row> = mapping
-        .table()
+    let table = mapping.table();
+    let mut rows: Vec<Row> = table
         .entries(&config.scopes())
         .map(|l| row(&l, now))
         .collect();
+    // Entries of other configurations (another RUSTCACHE_CONF, a network
+    // namespace's resolv.conf) cannot be checked without their scope: said,
+    // not shown.
+    let others = table.occupied().saturating_sub(rows.len());
     rows.sort_by(|a, b| (&a.name, a.qtype).cmp(&(&b.name, b.qtype)));
     if json {
         let text = serde_json::to_string_pretty(&rows).map_err(|e| e.to_string())?;
         println!("{text}");
     } else {
-        print!("{}", text(&rows));
+        print!("{}", text(&rows, others));
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn text(rows: &[Row]) -> String {
+fn text(rows: &[Row], others: usize) -> String {
     let mut out = String::new();
     let width = rows.iter().map(|r| r.name.len()).max().unwrap_or(4).max(4);
     let _ = writeln!(
@@ -138,6 +142,15 @@ fn text(rows: &[Row]) -> String {
             r.name, r.qtype, r.state, r.ttl, r.hits, r.last_used
         );
     }
-    let _ = writeln!(out, "{} entries", rows.len());
+    let n = rows.len();
+    let _ = write!(out, "{n} {}", if n == 1 { "entry" } else { "entries" });
+    let _ = if others > 0 {
+        writeln!(
+            out,
+            " ({others} more of other configurations, or being written, not shown)"
+        )
+    } else {
+        writeln!(out)
+    };
     out
 }

@@ -68,6 +68,20 @@ impl Table<'_> {
         })
     }
 
+    /// Slots holding something of the current generation, checked or not:
+    /// beside [`entries`](Self::entries), tells how many entries belong to
+    /// other configurations (or do not check) and were left out.
+    pub fn occupied(&self) -> usize {
+        let generation = self.generation();
+        self.slots
+            .iter()
+            .filter(|slot| {
+                let (hash, gen) = peek_slot(slot);
+                hash != 0 && gen == generation
+            })
+            .count()
+    }
+
     /// Drops the entry of `key`, if this file is writable and holds one.
     /// Only the slot that was checked to hold it is cleared: if a writer
     /// changed it meanwhile, nothing is (and false is returned).
