@@ -7,7 +7,7 @@ use super::{dead_first, facts, fresh, hit, loading, memory, miss, shared, steady
 use crate::error::BenchError;
 use crate::options::Options;
 use crate::system::System;
-use crate::table::{Check, Row, Section};
+use crate::table::{Check, Row, Section, Value};
 use crate::Context;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -149,6 +149,17 @@ impl Scenario {
         }
     }
 
+    /// How many times every system is measured, the systems taking turns:
+    /// the hot loops are short and their ratios to the floor are the point,
+    /// so they are split into rounds that drift in the machine's speed
+    /// (a VM's neighbours, frequency) reaches every system alike.
+    fn rounds(self) -> u32 {
+        match self {
+            Scenario::HitLatency | Scenario::DirectCall => hit::ROUNDS,
+            _ => 1,
+        }
+    }
+
     /// Measures one system (each scenario function makes its own sandboxes).
     fn measure(self, system: System, ctx: &Context<'_>) -> Result<Vec<Row>, BenchError> {
         match self {
@@ -204,20 +215,26 @@ impl Scenario {
             notes.push("No selected system applies to this scenario.".to_string());
         }
         let mut rows = Vec::new();
-        for &system in &systems {
-            eprint!("[{}] {}: ", self.name(), system.name());
-            let started = Instant::now();
-            match self.measure(system, ctx) {
-                Ok(measured) => {
-                    eprintln!(" done in {:.1} s", started.elapsed().as_secs_f64());
-                    rows.extend(measured);
+        for round in 0..self.rounds() {
+            for &system in &systems {
+                eprint!("[{}] {}: ", self.name(), system.name());
+                if self.rounds() > 1 {
+                    eprint!("round {}/{}: ", round + 1, self.rounds());
                 }
-                Err(e) => {
-                    eprintln!(" FAILED");
-                    return Err(e);
+                let started = Instant::now();
+                match self.measure(system, ctx) {
+                    Ok(measured) => {
+                        eprintln!(" done in {:.1} s", started.elapsed().as_secs_f64());
+                        rows.extend(measured);
+                    }
+                    Err(e) => {
+                        eprintln!(" FAILED");
+                        return Err(e);
+                    }
                 }
             }
         }
+        let rows = merge_rounds(rows);
         Ok(Section {
             scenario: self,
             description: self.describe(ctx.opts),
@@ -227,4 +244,33 @@ impl Scenario {
             reference: self.reference(&systems),
         })
     }
+}
+
+/// Rows of several rounds as one row per metric and system: samples
+/// concatenated, counts summed, in the order each row first appeared.
+fn merge_rounds(rows: Vec<Row>) -> Vec<Row> {
+    let mut merged: Vec<Row> = Vec::new();
+    for row in rows {
+        let Some(into) = merged
+            .iter_mut()
+            .find(|r| r.metric == row.metric && r.system == row.system)
+        else {
+            merged.push(row);
+            continue;
+        };
+        match (&mut into.value, row.value) {
+            (Value::Times(a), Value::Times(b)) | (Value::Bytes(a), Value::Bytes(b)) => a.extend(b),
+            (Value::Fraction { count, of }, Value::Fraction { count: c, of: o }) => {
+                *count += c;
+                *of += o;
+            }
+            (Value::Count { count, n }, Value::Count { count: c, n: m }) => {
+                *count += c;
+                *n += m;
+            }
+            // Facts do not add up: the first round's stands.
+            _ => {}
+        }
+    }
+    merged
 }

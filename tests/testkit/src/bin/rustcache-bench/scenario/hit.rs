@@ -29,6 +29,10 @@ pub const DUAL_NAME: &str = "dual.hit.example.com";
 pub const DUAL_V4: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 2);
 pub const DUAL_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 6, 0, 0, 0, 0, 2);
 
+/// Rounds of each hot loop, the systems taking turns (see `Scenario::rounds`);
+/// each round measures `--hot-ms / ROUNDS` per name.
+pub const ROUNDS: u32 = 5;
+
 /// Issue 3: rustcache's getaddrinfo hit within 10 % of the floor's.
 const FLOOR_MARGIN: f64 = 1.10;
 /// Issue 3: a direct gethostbyname4_r hit under 200 ns (median).
@@ -60,10 +64,18 @@ fn sampling(opts: &Options) -> String {
     format!(
         "Each sample is the mean time per call over a batch of consecutive calls (batch \
          size chosen so a batch lasts about {} µs, after 20 ms of warm-up); n = batches, \
-         {} ms of them per name and system.",
+         {} ms of them per name and system, in {ROUNDS} rounds of {} ms in which the \
+         systems take turns (a fresh process each), so that drift in the machine's speed \
+         meets every system alike.",
         TARGET_BATCH.as_micros(),
-        opts.hot.as_millis()
+        opts.hot.as_millis(),
+        round_time(opts).as_millis()
     )
+}
+
+/// The time of one round's hot loop per name.
+fn round_time(opts: &Options) -> std::time::Duration {
+    (opts.hot / ROUNDS).max(std::time::Duration::from_millis(20))
 }
 
 pub fn describe_hit_latency(opts: &Options) -> String {
@@ -96,7 +108,7 @@ pub fn describe_direct_call(opts: &Options) -> String {
 
 /// getaddrinfo hits in a loop, one process.
 pub fn hit_latency(system: System, ctx: &Context<'_>) -> Result<Vec<Row>, BenchError> {
-    let ms = ctx.opts.hot.as_millis();
+    let ms = round_time(ctx.opts).as_millis();
     let names = names();
     let mut ops: Vec<String> = names
         .iter()
@@ -130,7 +142,7 @@ pub fn direct_call(system: System, ctx: &Context<'_>) -> Result<Vec<Row>, BenchE
     let Some(module) = system.module() else {
         return Ok(Vec::new());
     };
-    let ms = ctx.opts.hot.as_millis();
+    let ms = round_time(ctx.opts).as_millis();
     let names = names();
     let ops: Vec<String> = names
         .iter()
