@@ -79,12 +79,14 @@ impl Resolver {
         self.config.get()
     }
 
-    /// Forward lookup of `name` as the caller gave it; `f` sees the outcome.
+    /// Forward lookup of `name` as the caller gave it; `f` sees the outcome
+    /// (it is called once; `FnMut` only so that the memo's hit path can
+    /// borrow it and hand it back on a miss).
     pub fn lookup_host<R>(
         &self,
         name: &[u8],
         family: Family,
-        f: impl FnOnce(Outcome<HostView<'_>>) -> R,
+        mut f: impl FnMut(Outcome<HostView<'_>>) -> R,
     ) -> R {
         let raw = name;
         let now = now_ms();
@@ -94,11 +96,12 @@ impl Resolver {
             self.config.quick_load_id(now),
             self.store.quick_session(now),
         ) {
-            if let Some((answer, ttl, parts)) = memo::lookup(raw, family, load_id, &session, now) {
-                if let Some(view) = answer.view(ttl) {
-                    memo::count_hits(session.own(), parts, now);
-                    return f(Outcome::Found(view));
-                }
+            let hit = memo::lookup(raw, family, load_id, &session, now, |view, parts| {
+                memo::count_hits(session.own(), parts, now);
+                f(Outcome::Found(view))
+            });
+            if let Some(result) = hit {
+                return result;
             }
         }
         let config = self.config.get();
