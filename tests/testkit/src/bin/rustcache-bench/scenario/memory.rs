@@ -16,8 +16,12 @@ use crate::system::System;
 use crate::table::{at_most, fmt_bytes, median_of, Bound, Check, Row};
 use crate::Context;
 
-/// Fresh processes per system (memory figures vary little).
-const RUNS: usize = 7;
+/// Fresh processes per system. The kernel maps a library's code 64 KiB
+/// around each page touched, in windows aligned on the virtual address,
+/// which ASLR moves from process to process: a module's resident code
+/// varies by up to 64 KiB a window from run to run, so the median needs
+/// more than a handful of runs.
+const RUNS: usize = 21;
 const TOTAL: &str = "RSS added, total";
 const PRIVATE: &str = "RSS added, private dirty (not shareable)";
 const ANONYMOUS: &str = "RSS added, anonymous (part of private dirty)";
