@@ -17,6 +17,7 @@
 
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod other_databases;
 mod pack;
 mod status;
 mod unwind;

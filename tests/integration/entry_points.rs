@@ -16,6 +16,7 @@ pub fn tests() -> Vec<Trial> {
         reverse_entry_points_fill_a_hostent,
         retry_loops_succeed_for_every_entry_point,
         getaddrinfo_returns_an_80_address_answer_whole,
+        other_databases_answer_unavailable_as_a_missing_function_does,
     ]
 }
 
@@ -209,5 +210,39 @@ fn getaddrinfo_returns_an_80_address_answer_whole() {
         // no cache yet, each ERANGE retry asks again (glibc's dns module
         // does the same, and over TCP, since it does not use EDNS0).
         assert!(server.count() >= 2, "{:?}", server.queries());
+    });
+}
+
+/// The module exports the other databases' functions too (glibc looks every
+/// one up when it loads a module; see nss-module/src/other_databases.rs),
+/// answering UNAVAIL: `[UNAVAIL=return]` stops at them, `[NOTFOUND=return]`
+/// does not, and `files` after them answers as before.
+fn other_databases_answer_unavailable_as_a_missing_function_does() {
+    with_zone("rustcache", |sb, _| {
+        sb.write_file(
+            "nsswitch.conf",
+            "passwd: rustcache [NOTFOUND=return] files\n\
+             group: rustcache [UNAVAIL=return] files\n\
+             shadow: files\n\
+             hosts: rustcache\n\
+             services: rustcache files\n",
+        );
+        let getent = |args: &[&str]| {
+            let out = sb.command("getent").args(args).output().unwrap();
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+            )
+        };
+        let (code, text) = getent(&["passwd", "root"]);
+        assert_eq!(code, Some(0), "passwd: the next source answers");
+        assert!(text.starts_with("root:"), "{text}");
+        let (code, text) = getent(&["group", "root"]);
+        assert_eq!(code, Some(2), "group: [UNAVAIL=return] stops: {text}");
+        // The hosts line still resolves through the module.
+        assert_results(
+            &sb.probe(&["gai www.example.com unspec"]),
+            &["ok addrs=inet6:2001:db8::1,inet:192.0.2.1"],
+        );
     });
 }
