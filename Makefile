@@ -25,7 +25,8 @@ LIBDIR   ?= $(if $(wildcard /usr/lib/$(MULTIARCH)/libc.so.6),/usr/lib/$(MULTIARC
 MODULE   := target/release/libnss_rustcache.so.2
 CLI      := target/release/rustcache
 
-.PHONY: all build test lint unit integration panic-probe rpm-test install uninstall bench demo rpm fuzz clean
+
+.PHONY: all build test test-deps lint unit integration panic-probe rpm-test install uninstall bench demo rpm fuzz clean
 
 all: build
 
@@ -63,7 +64,14 @@ integration: build panic-probe
 rpm-test:
 	packaging/test-rpm
 
-test: lint unit rpm-test integration
+# Installs what the tests need first (tests/install-deps: Debian packages,
+# only those missing), so that on a fresh machine this one command is all.
+test: test-deps
+	$(MAKE) lint unit rpm-test integration
+
+test-deps:
+	tests/install-deps
+	rustup component add rustfmt clippy 2>/dev/null || true
 
 install: build
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PREFIX)/bin
