@@ -156,6 +156,10 @@ impl Scenario {
     fn rounds(self) -> u32 {
         match self {
             Scenario::HitLatency | Scenario::DirectCall => hit::ROUNDS,
+            Scenario::FreshProcess
+            | Scenario::Dlopen
+            | Scenario::Memory
+            | Scenario::MissInProcess => LOADING_ROUNDS as u32,
             _ => 1,
         }
     }
@@ -244,6 +248,25 @@ impl Scenario {
             reference: self.reference(&systems),
         })
     }
+}
+
+/// Rounds of the loading scenarios (fresh-process, dlopen, memory,
+/// miss-in-process): the same reason as the hot loops', with fewer, longer
+/// rounds (each makes a sandbox and, for the daemons, starts one).
+pub const LOADING_ROUNDS: usize = 3;
+
+/// A loading scenario's processes (or lookups) per round, `total` in all.
+pub fn per_round(total: usize) -> usize {
+    total.div_ceil(LOADING_ROUNDS).max(1)
+}
+
+/// What the loading scenarios' descriptions say about their rounds.
+pub fn rounds_note() -> String {
+    format!(
+        "Measured in {LOADING_ROUNDS} rounds in which the systems take turns (a fresh \
+         sandbox each), the samples pooled, so that drift in the machine's speed meets \
+         every system alike."
+    )
 }
 
 /// Rows of several rounds as one row per metric and system: samples

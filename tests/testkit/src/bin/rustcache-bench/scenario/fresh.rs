@@ -11,6 +11,7 @@ use std::iter;
 use rustcache_testkit::dns::Behaviour;
 use rustcache_testkit::ns::Sandbox;
 
+use super::catalog::{per_round, rounds_note, LOADING_ROUNDS};
 use super::hit::{DUAL_NAME, DUAL_V4, DUAL_V6};
 use super::servers::{self, HEALTHY};
 use crate::answer::{check_lookups, lookup_limit, progress, zone_of, Expected};
@@ -40,9 +41,10 @@ pub fn describe(opts: &Options) -> String {
          Uncached: {runs} more fresh processes, each looking up a name nobody asked before \
          (floor only answers fixed names, so it has no uncached rows). Targets: \
          rustcache's cached median at most dnsmasq's (stretch: floor's + {}), its \
-         uncached median at most glibc-dns's.",
+         uncached median at most glibc-dns's. {}",
         fmt_time(FLOOR_STRETCH_NS),
-        runs = opts.runs
+        rounds_note(),
+        runs = per_round(opts.runs) * LOADING_ROUNDS
     )
 }
 
@@ -50,7 +52,7 @@ pub fn fresh_process(system: System, ctx: &Context<'_>) -> Result<Vec<Row>, Benc
     let Some(cprobe) = ctx.cprobe else {
         return Ok(Vec::new());
     };
-    let runs = ctx.opts.runs;
+    let runs = per_round(ctx.opts.runs);
     Sandbox::run(|sb| {
         let cached = Expected::new(DUAL_NAME, DUAL_V4, Some(DUAL_V6));
         let new_names: Vec<Expected> = if system == System::Floor {

@@ -6,6 +6,7 @@
 use rustcache_testkit::dns::Behaviour;
 use rustcache_testkit::ns::{module_path, ProbeOutput, Sandbox};
 
+use super::catalog::{per_round, rounds_note, LOADING_ROUNDS};
 use super::hit::{DUAL_NAME, DUAL_V4, DUAL_V6};
 use super::servers::{self, HEALTHY};
 use crate::answer::{check_lookups, check_results, lookup_limit, progress, zone_of, Expected};
@@ -31,8 +32,9 @@ pub fn describe(opts: &Options) -> String {
          then calls `_nss_MODULE_gethostbyname4_r({DUAL_NAME})` twice (a 64 KiB buffer, \
          ttlp set). One earlier process put the name in rustcache's shared cache, so the \
          first call is the module's first-call work plus a hit. Target: dlopen of \
-         rustcache loads no libgcc_s.so.1.",
-        opts.runs
+         rustcache loads no libgcc_s.so.1. {}",
+        per_round(opts.runs) * LOADING_ROUNDS,
+        rounds_note()
     )
 }
 
@@ -79,7 +81,7 @@ pub fn dlopen(system: System, ctx: &Context<'_>) -> Result<Vec<Row>, BenchError>
         System::Rustcache => Some(Installed::strip(&module_path().0)?),
         _ => None,
     };
-    let runs = ctx.opts.runs;
+    let runs = per_round(ctx.opts.runs);
     Sandbox::run(|sb| {
         let name = Expected::new(DUAL_NAME, DUAL_V4, Some(DUAL_V6));
         let _server = servers::start(

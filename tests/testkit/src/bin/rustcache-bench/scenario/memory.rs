@@ -5,6 +5,7 @@ use std::fs;
 use rustcache_testkit::dns::Behaviour;
 use rustcache_testkit::ns::{module_path, Sandbox};
 
+use super::catalog::{per_round, rounds_note, LOADING_ROUNDS};
 use super::hit::{DUAL_NAME, DUAL_V4, DUAL_V6};
 use super::servers::{self, HEALTHY};
 use crate::answer::{check_lookups, lookup_limit, progress, zone_of, Expected};
@@ -34,7 +35,7 @@ const TOTAL_MARGIN: f64 = 256.0 * 1024.0;
 
 pub fn describe() -> String {
     format!(
-        "Issue 6: per system, {RUNS} fresh runs of the C probe each copy /proc/self/smaps, \
+        "Issue 6: per system, {} fresh runs of the C probe each copy /proc/self/smaps, \
          look `{DUAL_NAME}` up twice with `getaddrinfo(AF_UNSPEC)` (a name one earlier \
          process put in the cache), and copy smaps again; each sample is the difference. \
          rustcache loads the stripped copy `make install` would install. private dirty: \
@@ -45,9 +46,11 @@ pub fn describe() -> String {
          however many processes map them (smaps_rollup would count them as private in a \
          process that maps them alone). The column on the right is the difference from \
          glibc-dns. Targets: rustcache's private dirty at most {}, its total at most \
-         glibc-dns's + {}.",
+         glibc-dns's + {}. {}",
+        per_round(RUNS) * LOADING_ROUNDS,
         fmt_bytes(PRIVATE_BUDGET),
-        fmt_bytes(TOTAL_MARGIN)
+        fmt_bytes(TOTAL_MARGIN),
+        rounds_note()
     )
 }
 
@@ -73,8 +76,9 @@ pub fn memory(system: System, ctx: &Context<'_>) -> Result<Vec<Row>, BenchError>
             one,
         )?;
         let (before, after) = (sb.dir().join("smaps.before"), sb.dir().join("smaps.after"));
-        let mut added = Vec::with_capacity(RUNS);
-        for i in 0..RUNS {
+        let runs = per_round(RUNS);
+        let mut added = Vec::with_capacity(runs);
+        for i in 0..runs {
             let ops = [
                 "mem".to_string(),
                 name.name.clone(),
@@ -98,7 +102,7 @@ pub fn memory(system: System, ctx: &Context<'_>) -> Result<Vec<Row>, BenchError>
                 }
             }
             added.push(Usage::parse(&after_text).minus(Usage::parse(&read(&before)?)));
-            progress(i, RUNS);
+            progress(i, runs);
         }
         prepared.still_running()?;
         let column = |f: fn(&Usage) -> f64| added.iter().map(f).collect::<Vec<f64>>();
