@@ -97,8 +97,11 @@ pub struct Slot {
     pub seq: AtomicU32,
     /// Hits since the entry was stored, for `rustcache dump`: a relaxed
     /// load and store, not a locked add, so two processes hitting the
-    /// entry in the same instant may count one. Written only through a
-    /// writable mapping (the owner's processes), trusted by nothing.
+    /// entry in the same instant may count one, and a lookup that finds an
+    /// entry on its way to a refresh, or whose memo held only one of its two
+    /// parts still valid, counts it too (keeping those out would cost every
+    /// hit a second pass). Written only through a writable mapping (the
+    /// owner's processes), trusted by nothing.
     pub hits: AtomicU32,
     /// Boot-clock ms when the current writer took the lock.
     pub locked_ms: AtomicU64,

@@ -20,7 +20,7 @@ use rustcache::clock::now_ms;
 use rustcache::config::LocalAnswer;
 use rustcache::name::{candidates, check_host_name, reverse_name};
 use rustcache::upstream::{provenance, QType};
-use rustcache::{Family, Outcome, Resolver};
+use rustcache::{Family, HostView, Outcome, Resolver};
 use serde::Serialize;
 
 use crate::dump::type_name;
@@ -259,20 +259,13 @@ fn local_result(local: &LocalAnswer, qtype: QType, addresses: &mut Vec<String>) 
     let LocalAnswer::Addrs { v4, v6 } = local else {
         return "nxdomain";
     };
-    addresses.clear();
-    match qtype {
-        QType::A => addresses.extend(v4.chunks_exact(4).filter_map(|b| {
-            <[u8; 4]>::try_from(b)
-                .ok()
-                .map(|o| std::net::Ipv4Addr::from(o).to_string())
-        })),
-        QType::Aaaa => addresses.extend(v6.chunks_exact(16).filter_map(|b| {
-            <[u8; 16]>::try_from(b)
-                .ok()
-                .map(|o| std::net::Ipv6Addr::from(o).to_string())
-        })),
-        _ => {}
-    }
+    // The packed bytes, read as the module's own answers are.
+    let view = HostView::from_parts("", &[], v4, v6, 0);
+    *addresses = match qtype {
+        QType::A => view.v4().map(|a| a.to_string()).collect(),
+        QType::Aaaa => view.v6().map(|a| a.to_string()).collect(),
+        QType::Ptr => Vec::new(),
+    };
     if addresses.is_empty() {
         "nodata"
     } else {
@@ -317,6 +310,7 @@ fn question(
             .map(|s| rustcache::cache::policy::remaining_ttl(s.expires_ms, now)),
         addresses: is.map(|s| s.addresses).unwrap_or_default(),
         source,
+        // Set by the caller, which resolved the route.
         route: String::new(),
         state,
         server: server.map(|s| s.to_string()),
