@@ -155,7 +155,7 @@ impl Scenario {
     /// (a VM's neighbours, frequency) reaches every system alike.
     fn rounds(self) -> u32 {
         match self {
-            Scenario::HitLatency | Scenario::DirectCall => hit::ROUNDS,
+            Scenario::HitLatency | Scenario::DirectCall => HOT_ROUNDS,
             Scenario::FreshProcess
             | Scenario::Dlopen
             | Scenario::Memory
@@ -249,6 +249,10 @@ impl Scenario {
         })
     }
 }
+
+/// Rounds of the hot loops (hit-latency, direct-call): each measures
+/// `--hot-ms / HOT_ROUNDS` per name and system.
+pub const HOT_ROUNDS: u32 = 5;
 
 /// Rounds of the loading scenarios (fresh-process, dlopen, memory,
 /// miss-in-process): the same reason as the hot loops', with fewer, longer

@@ -11,6 +11,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use rustcache_testkit::dns::Behaviour;
 use rustcache_testkit::ns::{ProbeOutput, Sandbox};
 
+use super::catalog::HOT_ROUNDS;
 use super::servers::{self, HEALTHY};
 use crate::answer::{check_results, lookup_limit, zone_of, Expected};
 use crate::child::TARGET_BATCH;
@@ -28,10 +29,6 @@ pub const V4_ONLY_ADDR: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 1);
 pub const DUAL_NAME: &str = "dual.hit.example.com";
 pub const DUAL_V4: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 2);
 pub const DUAL_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 6, 0, 0, 0, 0, 2);
-
-/// Rounds of each hot loop, the systems taking turns (see `Scenario::rounds`);
-/// each round measures `--hot-ms / ROUNDS` per name.
-pub const ROUNDS: u32 = 5;
 
 /// Issue 3: rustcache's getaddrinfo hit within 10 % of the floor's.
 const FLOOR_MARGIN: f64 = 1.10;
@@ -64,7 +61,7 @@ fn sampling(opts: &Options) -> String {
     format!(
         "Each sample is the mean time per call over a batch of consecutive calls (batch \
          size chosen so a batch lasts about {} µs, after 20 ms of warm-up); n = batches, \
-         {} ms of them per name and system, in {ROUNDS} rounds of {} ms in which the \
+         {} ms of them per name and system, in {HOT_ROUNDS} rounds of {} ms in which the \
          systems take turns (a fresh process each), so that drift in the machine's speed \
          meets every system alike.",
         TARGET_BATCH.as_micros(),
@@ -75,7 +72,7 @@ fn sampling(opts: &Options) -> String {
 
 /// The time of one round's hot loop per name.
 fn round_time(opts: &Options) -> std::time::Duration {
-    (opts.hot / ROUNDS).max(std::time::Duration::from_millis(20))
+    (opts.hot / HOT_ROUNDS).max(std::time::Duration::from_millis(20))
 }
 
 pub fn describe_hit_latency(opts: &Options) -> String {
