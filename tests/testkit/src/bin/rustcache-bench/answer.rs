@@ -157,6 +157,48 @@ pub fn lookups_in_one_process(
     check_lookups(&out, names)
 }
 
+/// Like [`lookups_in_one_process`], the process sleeping `idle` before each lookup
+/// (the probe's `sleep` operation), so that every lookup meets a machine, and a
+/// server, that has been quiet that long; returns each lookup's duration.
+pub fn lookups_after_idle(
+    runner: &Runner<'_>,
+    names: &[Expected],
+    idle: Duration,
+) -> Result<Vec<Duration>, BenchError> {
+    let sleep = format!("sleep {}", idle.as_millis());
+    let ops: Vec<String> = names
+        .iter()
+        .flat_map(|e| [sleep.clone(), gai_op(&e.name)])
+        .collect();
+    let limit = lookup_limit(names.len()) + idle * u32::try_from(names.len()).unwrap_or(u32::MAX);
+    let out = runner.probe(&ops, limit)?;
+    // Every other result is a sleep's: check the lookups' (odd places) in order.
+    let lookups: Vec<&str> = out.results().into_iter().skip(1).step_by(2).collect();
+    for (i, e) in names.iter().enumerate() {
+        match lookups.get(i) {
+            Some(r) if e.matches(r) => {}
+            other => {
+                return Err(BenchError::Probe {
+                    what: format!(
+                        "wrong or no answer for {} after {sleep}: {other:?} (expected {})",
+                        e.name,
+                        e.describe()
+                    ),
+                    output: out.clone(),
+                })
+            }
+        }
+    }
+    let timings: Vec<Duration> = out.timings().into_iter().map(|(_, d)| d).collect();
+    if timings.len() != names.len() {
+        return Err(BenchError::Probe {
+            what: format!("{} timings for {} lookups", timings.len(), names.len()),
+            output: out.clone(),
+        });
+    }
+    Ok(timings)
+}
+
 /// A dot on stderr every tenth of the way.
 pub fn progress(done: usize, of: usize) {
     if of < 10 || (done + 1) % (of / 10) == 0 {
