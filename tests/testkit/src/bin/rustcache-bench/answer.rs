@@ -107,14 +107,32 @@ pub fn check_results(
     out: &ProbeOutput,
     expected: &[Expected],
 ) -> Result<Vec<Duration>, BenchError> {
+    exited_well(out)?;
+    check_answers(out, &out.results(), expected)?;
+    Ok(out.timings().into_iter().map(|(_, d)| d).collect())
+}
+
+/// Whether the probe exited 0 within its time.
+fn exited_well(out: &ProbeOutput) -> Result<(), BenchError> {
+    if out.success() {
+        return Ok(());
+    }
+    Err(BenchError::Probe {
+        what: "the probe failed or timed out".to_string(),
+        output: out.clone(),
+    })
+}
+
+/// Checks that `results` (some of `out`'s) answer `expected` in order.
+fn check_answers(
+    out: &ProbeOutput,
+    results: &[&str],
+    expected: &[Expected],
+) -> Result<(), BenchError> {
     let fail = |what: String| BenchError::Probe {
         what,
         output: out.clone(),
     };
-    if !out.success() {
-        return Err(fail("the probe failed or timed out".to_string()));
-    }
-    let results = out.results();
     for (i, e) in expected.iter().enumerate() {
         match results.get(i) {
             Some(r) if e.matches(r) => {}
@@ -128,7 +146,7 @@ pub fn check_results(
             None => return Err(fail(format!("no answer for {}", e.name))),
         }
     }
-    Ok(out.timings().into_iter().map(|(_, d)| d).collect())
+    Ok(())
 }
 
 /// [`check_results`] for a probe that timed every lookup: one duration per name.
@@ -137,9 +155,18 @@ pub fn check_lookups(
     expected: &[Expected],
 ) -> Result<Vec<Duration>, BenchError> {
     let timings = check_results(out, expected)?;
-    if timings.len() != expected.len() {
+    one_timing_each(out, timings, expected.len())
+}
+
+/// `timings`, if there is one per lookup.
+fn one_timing_each(
+    out: &ProbeOutput,
+    timings: Vec<Duration>,
+    lookups: usize,
+) -> Result<Vec<Duration>, BenchError> {
+    if timings.len() != lookups {
         return Err(BenchError::Probe {
-            what: format!("{} timings for {} lookups", timings.len(), expected.len()),
+            what: format!("{} timings for {lookups} lookups", timings.len()),
             output: out.clone(),
         });
     }
@@ -172,31 +199,12 @@ pub fn lookups_after_idle(
         .collect();
     let limit = lookup_limit(names.len()) + idle * u32::try_from(names.len()).unwrap_or(u32::MAX);
     let out = runner.probe(&ops, limit)?;
-    // Every other result is a sleep's: check the lookups' (odd places) in order.
+    exited_well(&out)?;
+    // Every other result is a sleep's: the lookups' are at the odd places.
     let lookups: Vec<&str> = out.results().into_iter().skip(1).step_by(2).collect();
-    for (i, e) in names.iter().enumerate() {
-        match lookups.get(i) {
-            Some(r) if e.matches(r) => {}
-            other => {
-                return Err(BenchError::Probe {
-                    what: format!(
-                        "wrong or no answer for {} after {sleep}: {other:?} (expected {})",
-                        e.name,
-                        e.describe()
-                    ),
-                    output: out.clone(),
-                })
-            }
-        }
-    }
-    let timings: Vec<Duration> = out.timings().into_iter().map(|(_, d)| d).collect();
-    if timings.len() != names.len() {
-        return Err(BenchError::Probe {
-            what: format!("{} timings for {} lookups", timings.len(), names.len()),
-            output: out.clone(),
-        });
-    }
-    Ok(timings)
+    check_answers(&out, &lookups, names)?;
+    let timings = out.timings().into_iter().map(|(_, d)| d).collect();
+    one_timing_each(&out, timings, names.len())
 }
 
 /// A dot on stderr every tenth of the way.
