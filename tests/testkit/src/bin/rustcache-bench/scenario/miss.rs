@@ -25,7 +25,6 @@ const METRIC: &str = "getaddrinfo miss, running process";
 const IDLE_LOOKUPS: usize = 90;
 /// How long the process sleeps before each of those.
 const IDLE: Duration = Duration::from_millis(5);
-const IDLE_METRIC: &str = "getaddrinfo miss, running process, after 5 ms idle";
 
 pub fn describe() -> String {
     format!(
@@ -65,7 +64,7 @@ pub fn miss_in_process(system: System, ctx: &Context<'_>) -> Result<Vec<Row>, Be
         Ok(vec![
             Row::time(METRIC, system, later),
             Row::time(
-                IDLE_METRIC,
+                &format!("{METRIC}, after {} ms idle", IDLE.as_millis()),
                 system,
                 idle_timings.get(1..).unwrap_or_default(),
             ),
