@@ -30,7 +30,8 @@ pub enum System {
     /// forwarder to the scenario's servers.
     Unbound,
     /// `hosts: floor`: a do-nothing module answering two fixed names from constants,
-    /// the fastest any module can answer (only for the hit-latency scenarios).
+    /// the fastest any module can answer (for the hit-latency and loading scenarios;
+    /// `fresh-process` puts glibc's `dns` behind it for its new names).
     Floor,
 }
 
@@ -108,7 +109,11 @@ impl System {
                 ", `nameserver {}` (unbound forwarding)",
                 daemon::UNBOUND_ADDR
             ),
-            System::Floor => write!(text, ", libnss_floor.so.2 built from bench/floor"),
+            System::Floor => write!(
+                text,
+                ", libnss_floor.so.2 built from bench/floor (`hosts: floor dns` for \
+                 fresh-process's new names)"
+            ),
         };
         text
     }
