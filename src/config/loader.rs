@@ -118,7 +118,8 @@ struct FileRead {
 }
 
 /// Reads a file that may legitimately be absent: one open, one `fstat`,
-/// the reads, one close.
+/// the reads, one close. A first lookup pays for each of these calls, so a
+/// file read up to the size `fstat` gave is not read once more for its end.
 fn read_optional(path: &Path) -> Result<FileRead, ConfigError> {
     let unreadable = |e: std::io::Error| ConfigError {
         path: path.to_path_buf(),
@@ -135,7 +136,12 @@ fn read_optional(path: &Path) -> Result<FileRead, ConfigError> {
     // position again (two more system calls) for its size hint.
     let mut bytes = Vec::new();
     let mut chunk = [0u8; 4096];
-    while bytes.len() < MAX_CONFIG_BYTES {
+    // Files of size 0 in `fstat` (procfs and the like) are read to their end.
+    // A file that grew after the `fstat` is read up to its old size here; its
+    // stamp holds the old size, so the next look at it (within a second)
+    // sees the change and reads it again.
+    let size = usize::try_from(metadata.len()).unwrap_or(usize::MAX);
+    while bytes.len() < MAX_CONFIG_BYTES && (size == 0 || bytes.len() < size) {
         match file.read(&mut chunk) {
             Ok(0) => break,
             Ok(n) => bytes.extend_from_slice(chunk.get(..n).unwrap_or_default()),
@@ -282,6 +288,33 @@ mod tests {
         std::fs::write(dir.join("rustcache.conf"), "nameserver 127.0.0.44\n").unwrap();
         cache.check.reset();
         assert_eq!(cache.get().servers[0].to_string(), "127.0.0.44:53");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_file_is_read_to_its_size_across_reads() {
+        // More than one 4096-byte read, ending mid-chunk, and a line after
+        // the first chunk that only a complete read sees.
+        let dir = tempdir("size");
+        let mut text = "# padding\n".repeat(500);
+        text.push_str("nameserver 127.0.0.9\n");
+        std::fs::write(dir.join("resolv.conf"), &text).unwrap();
+        let read = read_optional(&dir.join("resolv.conf")).unwrap();
+        assert_eq!(read.text.as_deref(), Some(text.as_str()));
+        assert_eq!(read.stamp.unwrap().2, text.len() as u64);
+        let (c, _) = sources(&dir).load_with_diagnostics();
+        assert_eq!(c.servers[0].to_string(), "127.0.0.9:53");
+        std::fs::write(dir.join("resolv.conf"), "").unwrap();
+        assert_eq!(
+            read_optional(&dir.join("resolv.conf"))
+                .unwrap()
+                .text
+                .as_deref(),
+            Some("")
+        );
+        // procfs gives size 0 for files that have text: read to the end.
+        let proc_file = read_optional(Path::new("/proc/self/status")).unwrap();
+        assert!(proc_file.text.unwrap().contains("Pid:"));
         std::fs::remove_dir_all(dir).unwrap();
     }
 
