@@ -320,6 +320,8 @@ fn create(dir: &Path, path: &Path, uid: u32, geometry: Geometry) -> Result<Mappi
     let fd = open(&tmp, libc::O_RDWR | libc::O_CREAT | libc::O_EXCL, mode)?;
     let seed = u64::from_le_bytes(random[8..].try_into().unwrap_or([0; 8]));
     let result = initialise(&fd, geometry, seed, mode).and_then(|()| publish(&tmp, path));
+    // Gone already when the rename moved it; left when another process's
+    // file won, when the link fallback was taken, or on failure.
     let _ = std::fs::remove_file(&tmp);
     result?;
     drop(fd);
@@ -385,13 +387,43 @@ fn initialise(
     Ok(())
 }
 
-/// Links the finished file into place; if another process got there
-/// first, its file wins and ours is dropped.
+/// Moves the finished file into place in one step; if another process got
+/// there first, its file wins and ours is dropped.
+///
+/// `renameat2(RENAME_NOREPLACE)` makes the file appear at `path` with its
+/// one link. A hard link followed by unlinking the temporary name would
+/// show every process that opens `path` in between a file with two links,
+/// which the trust model refuses: in a burst of fresh processes that made
+/// most of them run uncached, each asking the upstream itself. The link is
+/// kept only for a kernel or filesystem without the flag (or a seccomp
+/// filter that refuses the call); there the window is back, but only there.
 fn publish(tmp: &Path, path: &Path) -> Result<(), MapError> {
-    match std::fs::hard_link(tmp, path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(e.into()),
+    let (c_tmp, c_path) = (cstring(tmp)?, cstring(path)?);
+    // SAFETY: both are valid C strings for the call; renameat2 takes no
+    // other memory. The raw syscall keeps glibc's 2.28 wrapper out of the
+    // module's imports.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_renameat2,
+            libc::AT_FDCWD,
+            c_tmp.as_ptr(),
+            libc::AT_FDCWD,
+            c_path.as_ptr(),
+            libc::RENAME_NOREPLACE,
+        )
+    };
+    if rc == 0 {
+        return Ok(());
+    }
+    let err = io::Error::last_os_error();
+    match err.raw_os_error() {
+        Some(libc::EEXIST) => Ok(()),
+        Some(libc::EINVAL | libc::ENOSYS | libc::EPERM) => match std::fs::hard_link(tmp, path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+            Err(e) => Err(e.into()),
+        },
+        _ => Err(err.into()),
     }
 }
 
@@ -440,6 +472,38 @@ mod tests {
         let expected = if uid() == 0 { 0o644 } else { 0o600 };
         assert_eq!(meta.permissions().mode() & 0o777, expected);
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// Processes racing to create the file at their first lookup (a burst
+    /// of fresh processes on a fresh boot) all end up on one file; none
+    /// sees the winner's file half published (two links) and runs uncached.
+    #[test]
+    fn racing_creators_all_map_the_one_file() {
+        for round in 0..20 {
+            let dir = tempdir(&format!("race{round}"));
+            let geometry = Geometry::for_size(1 << 20);
+            let gate = std::sync::Barrier::new(32);
+            let results: Vec<Result<(u64, u64, u64), String>> = std::thread::scope(|s| {
+                let handles: Vec<_> = (0..32)
+                    .map(|_| {
+                        s.spawn(|| {
+                            gate.wait();
+                            open_or_create(&dir, uid(), geometry)
+                                .map(|m| m.identity())
+                                .map_err(|e| e.to_string())
+                        })
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            let first = results[0].clone().unwrap();
+            for r in &results {
+                assert_eq!(r.as_ref(), Ok(&first), "round {round}: {results:?}");
+            }
+            let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+            assert_eq!(left.len(), 1, "temporary files left behind: {left:?}");
+            std::fs::remove_dir_all(dir).unwrap();
+        }
     }
 
     #[test]
