@@ -350,12 +350,23 @@ impl<'m> Table<'m> {
                 continue;
             }
             let new = (u64::from(tag) << 32) | (until_ms & 0xffff_ffff);
+            // The owner is written before the lease word too: a waiter that
+            // read the previous owner's pid, most often an exited process,
+            // would take the lease for abandoned and ask itself. A taker
+            // that then loses the race leaves its own pid, alive and
+            // waiting, until the winner writes its own below.
+            let owner = self.header.lease_owners.get(index);
+            let me = std::process::id();
+            if let Some(owner) = owner {
+                // SYNC POINT: Relaxed; the owner is a hint for waiters
+                // (bounded by the lease), not part of the lease itself.
+                owner.store(me, Ordering::Relaxed);
+            }
             match word.compare_exchange(current, new, Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => {
-                    if let Some(owner) = self.header.lease_owners.get(index) {
-                        // SYNC POINT: Relaxed; a waiter reading the previous
-                        // owner only waits (bounded by the lease) a little more.
-                        owner.store(std::process::id(), Ordering::Relaxed);
+                    if let Some(owner) = owner {
+                        // SYNC POINT: Relaxed; as above.
+                        owner.store(me, Ordering::Relaxed);
                     }
                     return Lease::Acquired;
                 }
