@@ -62,6 +62,7 @@ impl Drop for Mapping {
 
 impl Mapping {
     /// The entries and header as a table.
+    #[inline]
     pub fn table(&self) -> Table<'_> {
         // SAFETY: `map` checked that the mapping is `len` bytes, page
         // aligned, starts with a valid Header and holds `slot_count` slots
@@ -77,6 +78,31 @@ impl Mapping {
     /// Device, inode and size of the mapped file.
     pub fn identity(&self) -> (u64, u64, u64) {
         self.identity
+    }
+
+    /// Lets go of the file while lookups may still hold this mapping: its
+    /// range is replaced, in one step, by private zero pages. A read there
+    /// finds nothing (an all-zero header has no magic, generation or slot
+    /// counter that any entry or memo matches); a write lands in this
+    /// process's own page and reaches no file. The range stays reserved
+    /// (and is unmapped on drop as before), costing address space, not
+    /// memory. Should the kernel refuse, the file stays mapped: harmless,
+    /// it only keeps the old file's memory.
+    pub fn retire(&self) {
+        // SAFETY: MAP_FIXED over exactly the range this value mapped and
+        // still owns; nothing else lives there. Any reference into it stays
+        // valid: the new pages are readable and writable, and every access
+        // is through atomics, valid for any bit pattern.
+        unsafe {
+            libc::mmap(
+                self.ptr,
+                self.len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
     }
 }
 

@@ -10,14 +10,21 @@
 //! the `rustcache` tool, another process, finds the same reasons the same
 //! way through `Places` without creating anything.
 //!
-//! The mappings sit behind read-write locks that are only ever tried: a lookup
-//! takes a read lock (never blocked but by a remap in progress, which only
-//! makes that lookup uncached), and a remap happens only when no lookup of
-//! this process is using the old mapping, so it can be unmapped at once.
+//! Lookups take no lock. The mappings in use are published through atomic
+//! pointers and are never unmapped while the process runs: a replaced
+//! mapping is retired instead (`Mapping::retire`: anonymous zero pages laid
+//! over its range, which lets the old file's memory go), so a lookup still
+//! holding it reads zeros, which match no key, sequence counter or
+//! generation, and finds nothing there. What stays is the address range
+//! (no memory) and a few dozen bytes per replaced file, which happens when
+//! an operator deletes or replaces the file. A read-write lock here cost a
+//! hit two atomic read-modify-writes, and a process with a lookup always
+//! in flight (one waiting on the upstream holds it for milliseconds) could
+//! never take the write lock to move to a new file.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, RwLock, RwLockReadGuard};
+use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+use std::sync::Mutex;
 
 use super::layout::Geometry;
 use super::map::{file_path, identity_at, open_existing, MapError, Mapping};
@@ -29,11 +36,13 @@ use crate::config::Config;
 
 /// The cache files of this process.
 pub struct Store {
-    own: RwLock<Option<Mapping>>,
-    /// Whether the own mapping came from the fallback place (written with
-    /// the mapping, under its write lock).
-    own_in_fallback: AtomicBool,
-    root: RwLock<Option<Mapping>>,
+    /// The own file's mapping (null: none): a pointer from `Box::into_raw`,
+    /// never freed while the store lives (see the module doc).
+    own: AtomicPtr<Published>,
+    /// Root's, the same way.
+    root: AtomicPtr<Published>,
+    /// One re-mapper at a time (only ever tried).
+    remap: Mutex<()>,
     /// The path of the own file in use, or why there is none; written on
     /// every (re)open, read only by the tool. Only ever tried.
     own_status: Mutex<Result<PathBuf, NoCache>>,
@@ -47,10 +56,17 @@ pub struct Store {
     check: Every,
 }
 
+/// A mapping handed to lookups, and where it came from.
+struct Published {
+    mapping: Mapping,
+    /// The own file came from the fallback place.
+    in_fallback: bool,
+}
+
 /// The mappings one lookup uses.
 pub struct Session<'s> {
-    own: Option<RwLockReadGuard<'s, Option<Mapping>>>,
-    root: Option<RwLockReadGuard<'s, Option<Mapping>>>,
+    own: Option<&'s Mapping>,
+    root: Option<&'s Mapping>,
 }
 
 impl Session<'_> {
@@ -62,14 +78,22 @@ impl Session<'_> {
         }
     }
 
+    /// A session over `own` alone (tests of what reads sessions).
+    #[cfg(test)]
+    pub fn for_tests(own: Option<&Mapping>) -> Session<'_> {
+        Session { own, root: None }
+    }
+
     /// This process's own file, if it has one.
+    #[inline]
     pub fn own(&self) -> Option<Table<'_>> {
-        self.own.as_ref()?.as_ref().map(Mapping::table)
+        self.own.map(Mapping::table)
     }
 
     /// Root's file (read-only), for processes that are not root.
+    #[inline]
     pub fn root(&self) -> Option<Table<'_>> {
-        self.root.as_ref()?.as_ref().map(Mapping::table)
+        self.root.map(Mapping::table)
     }
 }
 
@@ -83,9 +107,9 @@ impl Store {
     /// No files mapped yet.
     pub const fn new() -> Store {
         Store {
-            own: RwLock::new(None),
-            own_in_fallback: AtomicBool::new(false),
-            root: RwLock::new(None),
+            own: AtomicPtr::new(std::ptr::null_mut()),
+            root: AtomicPtr::new(std::ptr::null_mut()),
+            remap: Mutex::new(()),
             own_status: Mutex::new(Err(NoCache::NotLooked)),
             root_status: Mutex::new(None),
             reads_root: AtomicBool::new(false),
@@ -112,14 +136,17 @@ impl Store {
         // its route's id (see `config::Route`), so entries of another
         // configuration are never found under this one.
         Session {
-            own: self.own.try_read().ok(),
-            root: reads_root.then(|| self.root.try_read().ok()).flatten(),
+            own: current(&self.own).map(|p| &p.mapping),
+            root: reads_root
+                .then(|| current(&self.root).map(|p| &p.mapping))
+                .flatten(),
         }
     }
 
     /// The mappings, for a lookup that may be answered from the per-thread
     /// memo: only when no look at the paths is due and the cache is on
     /// (else `None`: take the full path, [`session`](Self::session)).
+    #[inline]
     pub fn quick_session(&self, now: u64) -> Option<Session<'_>> {
         // SYNC POINT: Relaxed; see `session`.
         if self.check.is_due(now) || !self.enabled.load(Ordering::Relaxed) {
@@ -127,8 +154,10 @@ impl Store {
         }
         let reads_root = self.reads_root.load(Ordering::Relaxed);
         Some(Session {
-            own: self.own.try_read().ok(),
-            root: reads_root.then(|| self.root.try_read().ok()).flatten(),
+            own: current(&self.own).map(|p| &p.mapping),
+            root: reads_root
+                .then(|| current(&self.root).map(|p| &p.mapping))
+                .flatten(),
         })
     }
 
@@ -136,6 +165,13 @@ impl Store {
         if !self.check.claim(now) {
             return;
         }
+        // The quick clock is trusted only while this check is not due (see
+        // `clock::quick_now_ms`): calibrating it goes with the check.
+        crate::clock::calibrate();
+        // A re-map still running from the last interval does this one too.
+        let Ok(_remapping) = self.remap.try_lock() else {
+            return;
+        };
         let dir = &config.cache.dir;
         let uid = effective_uid();
         self.reads_root.store(uid != 0, Ordering::Relaxed);
@@ -143,36 +179,38 @@ impl Store {
         self.refresh_own(&Places::new(dir, Path::new(FALLBACK_BASE), uid), geometry);
         if uid != 0 {
             let root_path = file_path(dir, 0);
-            refresh(&self.root, &root_path, || {
+            let mapped = current(&self.root).map(|p| p.mapping.identity());
+            // Nothing mapped yet (a process's first lookup): open at once,
+            // without a look at the path first.
+            if mapped.is_none() || mapped != identity_at(&root_path) {
                 let opened = open_existing(&root_path, 0, false);
                 let failure = opened.as_ref().err().and_then(|e| match e {
                     MapError::Io(io) if io.kind() == std::io::ErrorKind::NotFound => None,
                     other => Some(Failure::new(&root_path, Problem::from_map(other))),
                 });
                 set(&self.root_status, failure);
-                opened.ok()
-            });
+                replace(
+                    &self.root,
+                    opened.ok().map(|mapping| Published {
+                        mapping,
+                        in_fallback: false,
+                    }),
+                );
+            }
         }
     }
 
     /// Re-maps the own file if the path it came from no longer names it,
     /// or, on the fallback, as soon as a file is in the cache directory.
     fn refresh_own(&self, places: &Places, geometry: Geometry) {
-        let mapped = match self.own.try_read() {
-            Ok(guard) => guard.as_ref().map(Mapping::identity),
-            Err(_) => return,
-        };
         // Nothing mapped yet (a process's first lookup): open at once,
         // without a look at the path first.
-        if mapped.is_some() {
-            // SYNC POINT: Relaxed; stored under the write lock together
-            // with the mapping, read here after the read lock was released:
-            // a stale value costs one needless re-open, never a wrong file.
-            let in_fallback = self.own_in_fallback.load(Ordering::Relaxed);
-            if !in_fallback && mapped == identity_at(&places.primary()) {
+        if let Some(published) = current(&self.own) {
+            let mapped = Some(published.mapping.identity());
+            if !published.in_fallback && mapped == identity_at(&places.primary()) {
                 return;
             }
-            if in_fallback
+            if published.in_fallback
                 && mapped == identity_at(&places.fallback())
                 && identity_at(&places.primary()).is_none()
             {
@@ -187,17 +225,13 @@ impl Store {
                 .map(|(_, place)| places.path(*place))
                 .map_err(Clone::clone),
         );
-        if let Ok(mut guard) = self.own.try_write() {
-            // The old mapping (if any) is unmapped here: the write lock
-            // proves no lookup of this process is reading it.
-            let (replacement, in_fallback) = match opened {
-                Ok((mapping, place)) => (Some(mapping), place == Place::Fallback),
-                Err(_) => (None, false),
-            };
-            // SYNC POINT: Relaxed; see the load above.
-            self.own_in_fallback.store(in_fallback, Ordering::Relaxed);
-            *guard = replacement;
-        }
+        replace(
+            &self.own,
+            opened.ok().map(|(mapping, place)| Published {
+                mapping,
+                in_fallback: place == Place::Fallback,
+            }),
+        );
     }
 
     /// The own file in use (its path), or why there is none, as the last
@@ -222,22 +256,42 @@ fn set<T>(slot: &Mutex<T>, value: T) {
     }
 }
 
-/// Re-maps `slot` if `path` no longer names the mapped file.
-fn refresh(slot: &RwLock<Option<Mapping>>, path: &Path, open: impl FnOnce() -> Option<Mapping>) {
-    let mapped = match slot.try_read() {
-        Ok(guard) => guard.as_ref().map(Mapping::identity),
-        Err(_) => return,
-    };
-    // Nothing mapped yet (a process's first lookup): open at once, without
-    // a look at the path first.
-    if mapped.is_some() && mapped == identity_at(path) {
-        return;
+/// The mapping published in `slot`, if any.
+#[inline]
+fn current(slot: &AtomicPtr<Published>) -> Option<&Published> {
+    // SYNC POINT: Acquire pairs with the AcqRel swap in `replace`: the
+    // mapping behind the pointer was complete before it was published.
+    let ptr = slot.load(Ordering::Acquire);
+    // SAFETY: a non-null pointer in a slot came from `Box::into_raw` in
+    // `replace` and is never freed while the store lives (retired ones
+    // are leaked; the current ones are freed by `Drop for Store`, which no
+    // borrow of the store outlives).
+    unsafe { ptr.as_ref() }
+}
+
+/// Publishes `replacement` in `slot` and retires what was there: lookups
+/// still holding it go on reading harmless zeros (see the module doc).
+fn replace(slot: &AtomicPtr<Published>, replacement: Option<Published>) {
+    let new = replacement.map_or(std::ptr::null_mut(), |p| Box::into_raw(Box::new(p)));
+    // SYNC POINT: AcqRel; Release publishes the new mapping to `current`'s
+    // Acquire load, Acquire takes the old one over for retiring.
+    let old = slot.swap(new, Ordering::AcqRel);
+    // SAFETY: as in `current`; the old pointer is leaked, never freed.
+    if let Some(old) = unsafe { old.as_ref() } {
+        old.mapping.retire();
     }
-    let replacement = open();
-    if let Ok(mut guard) = slot.try_write() {
-        // The old mapping (if any) is unmapped here: the write lock proves
-        // no lookup of this process is reading it.
-        *guard = replacement;
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        for slot in [&mut self.own, &mut self.root] {
+            let ptr = std::mem::replace(slot.get_mut(), std::ptr::null_mut());
+            if !ptr.is_null() {
+                // SAFETY: `&mut self`: no session borrows the store, so no
+                // one holds this mapping; it came from `Box::into_raw`.
+                drop(unsafe { Box::from_raw(ptr) });
+            }
+        }
     }
 }
 
@@ -249,6 +303,60 @@ fn effective_uid() -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A lookup still holding the mapping of a file that was replaced
+    /// meanwhile (another thread re-mapped) reads nothing and writes
+    /// nowhere, and does not crash; the next session has the new file.
+    #[test]
+    fn a_replaced_file_is_retired_under_a_lookup_that_still_holds_it() {
+        use crate::cache::entry::{Entry, Key, Kind};
+        use crate::upstream::QType;
+        let dir = std::env::temp_dir().join(format!("rustcache-retire-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut config = Config::default();
+        config.cache.dir = dir.clone();
+        config.cache.user_size_bytes = 1 << 20;
+        config.cache.size_bytes = 1 << 20;
+        let path = file_path(&dir, effective_uid());
+        let key = Key::new("held.example", QType::A);
+        let entry = Entry {
+            kind: Kind::NxDomain,
+            ttl: 60,
+            stored_ms: 0,
+            expires_ms: 60_000,
+            retry_after_ms: 0,
+            canonical: String::new(),
+            aliases: vec![],
+            v4: vec![],
+            v6: vec![],
+        };
+
+        let store = Store::new();
+        let held = store.session(&config, 1);
+        let old = held.own().unwrap();
+        assert!(old.put_entry(&key, &entry, 0, 0));
+        assert!(old.get(&key, 1).is_some());
+
+        // The file is replaced; the next check (due: a second later)
+        // re-maps while `held` is still in use.
+        std::fs::remove_file(&path).unwrap();
+        let next = store.session(&config, 1 + Every::INTERVAL_MS);
+        let new = next.own().unwrap();
+        assert_ne!(new.id(), old.id());
+        assert_eq!(store.own_status(), Ok(path.clone()));
+
+        // The held table: nothing found; a write lands in this process's
+        // private pages, not in either file.
+        assert!(old.get(&key, 2).is_none());
+        let _ = old.put_entry(&key, &entry, 0, 0);
+        assert!(new.get(&key, 2).is_none());
+        // The new file works, and the old one's write did not reach it.
+        assert!(new.put_entry(&key, &entry, 0, 0));
+        assert!(new.get(&key, 2).is_some());
+        drop(store);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 
     #[test]
     fn the_store_keeps_which_file_it_uses_or_why_it_has_none() {

@@ -62,6 +62,7 @@ impl<'m> Table<'m> {
     /// A table over a validated header and its slots. `writable` is false
     /// for another user's (root's) file mapped read-only: nothing is ever
     /// stored into it, not even a statistic.
+    #[inline]
     pub fn new(header: &'m Header, slots: &'m [Slot], writable: bool, id: u64) -> Table<'m> {
         Table {
             header,

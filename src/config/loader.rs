@@ -244,6 +244,7 @@ impl ConfigCache {
     /// The `load_id` of the configuration in force, if no look at the
     /// files is due: what a memoised answer must have been looked up
     /// under. `None` means: take the full path ([`get`](Self::get)).
+    #[inline]
     pub fn quick_load_id(&self, now: u64) -> Option<u64> {
         // SYNC POINT: Relaxed/Acquire: a stale view of either only sends
         // this lookup down the full path, or matches no memo entry.

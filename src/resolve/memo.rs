@@ -198,7 +198,10 @@ pub fn lookup<R>(
             if !still_valid(check, &tables, now) {
                 return None;
             }
-            ttl = ttl.min(remaining_ttl(check.expires_ms, now));
+            // `now` is the quick clock, which may be a tick behind the one
+            // the entry was stored by: never before the store, or the TTL
+            // would come out above the one the upstream gave.
+            ttl = ttl.min(remaining_ttl(check.expires_ms, now.max(check.stored_ms)));
             parts += 1;
         }
         if parts == 0 {
@@ -271,4 +274,70 @@ pub fn remember(
             memo.next = (memo.next + 1) % MEMO_SIZE;
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::{open_or_create, Entry, Geometry, Key, Kind};
+    use crate::upstream::QType;
+
+    /// The hit path reads the quick clock, up to a tick behind the precise
+    /// one an entry was stored by: its TTL must still not come out above
+    /// the upstream's.
+    #[test]
+    fn a_memo_hit_read_by_a_clock_behind_the_store_keeps_the_stored_ttl() {
+        let dir = std::env::temp_dir().join(format!("rustcache-memo-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        // SAFETY: geteuid has no preconditions.
+        let uid = unsafe { libc::geteuid() };
+        let mapping = open_or_create(&dir, uid, Geometry::for_size(1 << 20)).unwrap();
+        let table = mapping.table();
+        let (stored, ttl) = (10_000u64, 300u32);
+        let key = Key::new("memo.example", QType::A);
+        let entry = Entry {
+            kind: Kind::Positive,
+            ttl,
+            stored_ms: stored,
+            expires_ms: stored + u64::from(ttl) * 1000,
+            retry_after_ms: 0,
+            canonical: "memo.example".into(),
+            aliases: vec![],
+            v4: vec!["192.0.2.7".parse().unwrap()],
+            v6: vec![],
+        };
+        assert!(table.put_entry(&key, &entry, stored, 0));
+        let slot = table.get(&key, stored).unwrap().slot;
+        let check = Check {
+            token: Token {
+                mapping: table.id(),
+                slot,
+                seq: table.slot_seq(slot).unwrap(),
+                generation: table.generation(),
+            },
+            stored_ms: entry.stored_ms,
+            expires_ms: entry.expires_ms,
+        };
+        let v4 = [192u8, 0, 2, 7];
+        let view = HostView::from_parts("memo.example", &[], &v4, &[], ttl);
+        remember(b"memo.example", Family::V4, 7, [Some(check), None], &view);
+        let session = crate::cache::Session::for_tests(Some(&mapping));
+        for now in [stored - 3, stored, stored + 1] {
+            let got = lookup(b"memo.example", Family::V4, 7, &session, now, |v, _| {
+                v.ttl()
+            });
+            assert_eq!(got, Some(ttl), "read at {now}, stored at {stored}");
+        }
+        let later = lookup(
+            b"memo.example",
+            Family::V4,
+            7,
+            &session,
+            stored + 1500,
+            |v, _| v.ttl(),
+        );
+        assert_eq!(later, Some(ttl - 1));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 }

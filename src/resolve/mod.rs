@@ -89,21 +89,25 @@ impl Resolver {
         mut f: impl FnMut(Outcome<HostView<'_>>) -> R,
     ) -> R {
         let raw = name;
-        let now = now_ms();
         // The common case first: this thread answered the same name a
         // moment ago and nothing it depends on has changed (see `memo`).
-        if let (Some(load_id), Some(session)) = (
-            self.config.quick_load_id(now),
-            self.store.quick_session(now),
-        ) {
-            let hit = memo::lookup(raw, family, load_id, &session, now, |view, parts| {
-                memo::count_hits(session.own(), parts, now);
-                f(Outcome::Found(view))
-            });
-            if let Some(result) = hit {
-                return result;
+        // It reads the quick clock, which may lag by a tick; everything
+        // after it, and all that is stored, the precise one.
+        if let Some(quick) = crate::clock::quick_now_ms() {
+            if let (Some(load_id), Some(session)) = (
+                self.config.quick_load_id(quick),
+                self.store.quick_session(quick),
+            ) {
+                let hit = memo::lookup(raw, family, load_id, &session, quick, |view, parts| {
+                    memo::count_hits(session.own(), parts, quick);
+                    f(Outcome::Found(view))
+                });
+                if let Some(result) = hit {
+                    return result;
+                }
             }
         }
+        let now = now_ms();
         let config = self.config.get();
         let session = self.store.session(&config, now);
         let Ok((name, absolute)) = check_host_name(name) else {
