@@ -705,6 +705,25 @@ pub fn decode(buf: &[u8], key: &Key<'_>, seed: u64, generation: u64) -> Option<E
     Some(layout.view(buf).to_entry(&layout))
 }
 
+/// Test entries: `kind` with the IPv4 addresses `v4`, a 60 s TTL, stored at
+/// boot-clock 0.
+#[cfg(test)]
+impl Entry {
+    pub fn for_tests(kind: Kind, v4: &[Ipv4Addr]) -> Entry {
+        Entry {
+            kind,
+            ttl: 60,
+            stored_ms: 0,
+            expires_ms: 60_000,
+            retry_after_ms: 0,
+            canonical: String::new(),
+            aliases: vec![],
+            v4: v4.to_vec(),
+            v6: vec![],
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -880,17 +899,7 @@ mod tests {
 
     #[test]
     fn negative_entries_carry_no_addresses() {
-        let e = Entry {
-            kind: Kind::NxDomain,
-            ttl: 60,
-            stored_ms: 0,
-            expires_ms: 60_000,
-            retry_after_ms: 0,
-            canonical: String::new(),
-            aliases: vec![],
-            v4: vec![],
-            v6: vec![],
-        };
+        let e = Entry::for_tests(Kind::NxDomain, &[]);
         let key = Key::new("gone.example", QType::Aaaa);
         let encoded = encode(&e, &key, 5, 1).unwrap();
         assert_eq!(decode(encoded.bytes(), &key, 5, 1).unwrap(), e);

@@ -304,6 +304,19 @@ fn effective_uid() -> u32 {
 mod tests {
     use super::*;
 
+    /// A fresh, empty cache directory of this test, and a configuration
+    /// with 1 MiB files in it.
+    fn temp_config(name: &str) -> (PathBuf, Config) {
+        let dir = std::env::temp_dir().join(format!("rustcache-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut config = Config::default();
+        config.cache.dir = dir.clone();
+        config.cache.user_size_bytes = 1 << 20;
+        config.cache.size_bytes = 1 << 20;
+        (dir, config)
+    }
+
     /// A lookup still holding the mapping of a file that was replaced
     /// meanwhile (another thread re-mapped) reads nothing and writes
     /// nowhere, and does not crash; the next session has the new file.
@@ -311,26 +324,10 @@ mod tests {
     fn a_replaced_file_is_retired_under_a_lookup_that_still_holds_it() {
         use crate::cache::entry::{Entry, Key, Kind};
         use crate::upstream::QType;
-        let dir = std::env::temp_dir().join(format!("rustcache-retire-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let mut config = Config::default();
-        config.cache.dir = dir.clone();
-        config.cache.user_size_bytes = 1 << 20;
-        config.cache.size_bytes = 1 << 20;
+        let (dir, config) = temp_config("retire");
         let path = file_path(&dir, effective_uid());
         let key = Key::new("held.example", QType::A);
-        let entry = Entry {
-            kind: Kind::NxDomain,
-            ttl: 60,
-            stored_ms: 0,
-            expires_ms: 60_000,
-            retry_after_ms: 0,
-            canonical: String::new(),
-            aliases: vec![],
-            v4: vec![],
-            v6: vec![],
-        };
+        let entry = Entry::for_tests(Kind::NxDomain, &[]);
 
         let store = Store::new();
         let held = store.session(&config, 1);
@@ -360,13 +357,7 @@ mod tests {
 
     #[test]
     fn the_store_keeps_which_file_it_uses_or_why_it_has_none() {
-        let dir = std::env::temp_dir().join(format!("rustcache-store-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let mut config = Config::default();
-        config.cache.dir = dir.clone();
-        config.cache.user_size_bytes = 1 << 20;
-        config.cache.size_bytes = 1 << 20;
+        let (dir, mut config) = temp_config("store");
         let uid = effective_uid();
 
         let store = Store::new();

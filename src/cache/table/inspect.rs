@@ -183,17 +183,7 @@ mod tests {
     use std::net::Ipv4Addr;
 
     fn entry(kind: Kind, v4: &[Ipv4Addr]) -> Entry {
-        Entry {
-            kind,
-            ttl: 60,
-            stored_ms: 0,
-            expires_ms: 60_000,
-            retry_after_ms: 0,
-            canonical: String::new(),
-            aliases: vec![],
-            v4: v4.to_vec(),
-            v6: vec![],
-        }
+        Entry::for_tests(kind, v4)
     }
 
     #[test]
