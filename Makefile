@@ -58,6 +58,7 @@ panic-probe:
 # elsewhere and cost a fresh process another 64 KiB window of code; the bench
 # measured +64..+128 KiB RSS when it happened).
 integration: build panic-probe
+	$(CARGO) build --release --locked -p rustcache-testkit --bin scripted-dns
 	nss-module/hot-order --check
 	RUSTCACHE_MODULE_DIR=$(CURDIR)/target/release \
 	RUSTCACHE_PANIC_MODULE_DIR=$(CURDIR)/$(PANIC_DIR) \
