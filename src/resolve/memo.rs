@@ -109,6 +109,13 @@ impl Answer {
 
 #[derive(Clone, Copy)]
 struct Remembered {
+    /// Whether this place holds an answer. A flag rather than an `Option`
+    /// around the entry: `None` of an `Option<Remembered>` would be stored
+    /// in `family`'s unused values, making the memo's initial value
+    /// non-zero, so that every thread's first lookup would copy it from
+    /// the module file (`.tdata`, a page fault in a fresh process) instead
+    /// of getting zeroed memory (`.tbss`).
+    used: bool,
     family: Family,
     load_id: u64,
     name_len: usize,
@@ -119,15 +126,29 @@ struct Remembered {
 }
 
 struct Memo {
-    entries: [Option<Remembered>; MEMO_SIZE],
+    entries: [Remembered; MEMO_SIZE],
     next: usize,
 }
+
+/// An unused place: all zeros.
+const UNUSED: Remembered = Remembered {
+    used: false,
+    family: Family::V4,
+    load_id: 0,
+    name_len: 0,
+    checks: [None, None],
+    name: [0; MAX_NAME_LEN + 1],
+    answer: Answer {
+        bytes: [0; ANSWER_BYTES],
+        ends: [0; 4],
+    },
+};
 
 thread_local! {
     // No destructor (plain data), so no registration at thread exit.
     static MEMO: RefCell<Memo> = const {
         RefCell::new(Memo {
-            entries: [None; MEMO_SIZE],
+            entries: [UNUSED; MEMO_SIZE],
             next: 0,
         })
     };
@@ -186,8 +207,9 @@ pub fn lookup<R>(
     let tables = [session.own(), session.root()];
     MEMO.try_with(|cell| {
         let memo = cell.try_borrow().ok()?;
-        let hit = memo.entries.iter().flatten().find(|e| {
-            e.name_len == name.len()
+        let hit = memo.entries.iter().find(|e| {
+            e.used
+                && e.name_len == name.len()
                 && e.family == family
                 && e.load_id == load_id
                 && e.name.get(..e.name_len) == Some(name)
@@ -243,6 +265,7 @@ pub fn remember(
         return;
     };
     let mut entry = Remembered {
+        used: true,
         family,
         load_id,
         name_len: name.len(),
@@ -262,13 +285,10 @@ pub fn remember(
         let at = memo
             .entries
             .iter()
-            .position(|e| {
-                e.as_ref()
-                    .is_some_and(|e| e.family == family && e.name.get(..e.name_len) == Some(name))
-            })
+            .position(|e| e.used && e.family == family && e.name.get(..e.name_len) == Some(name))
             .unwrap_or(memo.next);
         if let Some(slot) = memo.entries.get_mut(at) {
-            *slot = Some(entry);
+            *slot = entry;
         }
         if at == memo.next {
             memo.next = (memo.next + 1) % MEMO_SIZE;
