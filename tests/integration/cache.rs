@@ -23,6 +23,7 @@ pub fn tests() -> Vec<Trial> {
         answers_root_resolved_are_served_to_other_users_without_a_query,
         answers_a_user_resolved_are_served_neither_to_root_nor_to_other_users,
         cache_files_are_per_uid_root_0644_users_0600_in_a_root_owned_1777_directory,
+        a_cache_file_is_still_made_and_shared_where_seccomp_refuses_renameat2,
         // Files that fail a check.
         a_root_file_owned_by_another_user_is_not_used,
         a_root_file_squatted_by_a_user_is_replaced_and_root_caches_again,
@@ -380,6 +381,33 @@ fn cache_files_are_per_uid_root_0644_users_0600_in_a_root_owned_1777_directory()
             "files left over"
         );
     });
+}
+
+/// A new cache file is moved into place with renameat2(RENAME_NOREPLACE); where that
+/// call is refused (a container runtime's seccomp profile that does not know it:
+/// ENOSYS or EPERM; a filesystem without the flag: EINVAL) the module falls back to a
+/// hard link and an unlink. Either way the file is made, with one link and no temporary
+/// file left, and the next process is answered from it without a query.
+fn a_cache_file_is_still_made_and_shared_where_seccomp_refuses_renameat2() {
+    for errno in ["ENOSYS", "EPERM", "EINVAL"] {
+        with_cache(ONE_SERVER, |sb, server| {
+            let deny = format!("deny renameat2 {errno}");
+            let first = sb.probe(&[&deny, "gai www.example.com unspec"]);
+            assert_results(&first, &["ok", WWW_BOTH]);
+            let file = fs::symlink_metadata(cache_file(sb, 0)).unwrap();
+            assert!(file.is_file(), "{errno}: 0.cache made");
+            assert_eq!(file.nlink(), 1, "{errno}: 0.cache's links");
+            let names: Vec<String> = fs::read_dir(cache_dir(sb))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            assert_eq!(names, ["0.cache"], "{errno}: files left over");
+            let before = server.count();
+            sb.probe(&["gai www.example.com unspec"]).expect_ok();
+            assert_eq!(server.count(), before, "{errno}: the second process asked");
+            assert_eq!(asked(server, "www.example.com"), (1, 1), "{errno}");
+        });
+    }
 }
 
 // ---------------------------------------------------------------------------------

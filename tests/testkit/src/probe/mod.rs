@@ -38,6 +38,7 @@
 //! | `nssloopX ...` (X = `4`, `4pat`, `3`, `2`, `1`, `addr2`, `addr`) | the same call without BUFLEN: from buflen 1, doubling while the module returns TRYAGAIN with errno ERANGE and h_errno NETDB_INTERNAL, exactly as glibc retries |
 //! | `sleep MS` | sleep |
 //! | `fds` | list this process's open file descriptors (`/proc/self/fd`) |
+//! | `deny SYSCALL ERRNO` | from then on SYSCALL (`renameat2`) fails with ERRNO (`ENOSYS`, `EPERM`, `EINVAL`) in this process: a seccomp filter, as a container runtime's profile that does not know the call |
 //!
 //! Direct-call options: `off=N` starts the buffer N bytes past an 8-byte boundary,
 //! `nottl` passes `ttlp = NULL`, `nocanon` passes `canonp = NULL`. The module `M` is
@@ -88,6 +89,7 @@
 //! `error dlopen ...` / `error dlsym ...`.
 
 mod buffer;
+mod deny;
 mod glibc;
 mod names;
 mod nss;
@@ -199,6 +201,7 @@ pub fn run_op(op: &Op) -> String {
             "ok".to_string()
         }
         Op::Fds => open_fds(),
+        Op::Deny { nr, errno } => deny::install(*nr, *errno),
     }
 }
 

@@ -114,6 +114,8 @@ pub enum Op {
     Sleep(Duration),
     /// List the open file descriptors.
     Fds,
+    /// Make a system call fail from now on (seccomp).
+    Deny { nr: libc::c_long, errno: i32 },
 }
 
 /// An operation with its modifiers.
@@ -233,6 +235,12 @@ fn parse_op(fields: &[Vec<u8>]) -> Result<Op, String> {
         }
         "sleep" => Op::Sleep(Duration::from_millis(parse_num(arg(0, "MS")?)?)),
         "fds" => Op::Fds,
+        "deny" => {
+            let text = |b: &Vec<u8>| String::from_utf8_lossy(b).into_owned();
+            let (nr, errno) =
+                super::deny::parse(&text(arg(0, "SYSCALL")?), &text(arg(1, "ERRNO")?))?;
+            Op::Deny { nr, errno }
+        }
         other => return parse_nss(other, args),
     };
     Ok(op)
@@ -370,6 +378,21 @@ pub fn decode_field(field: &str) -> Result<Vec<u8>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deny_names_a_known_call_and_errno() {
+        let s = parse_step("deny renameat2 ENOSYS").unwrap();
+        assert_eq!(
+            s.op,
+            Op::Deny {
+                nr: libc::SYS_renameat2,
+                errno: libc::ENOSYS
+            }
+        );
+        assert!(parse_step("deny unlink ENOSYS").is_err());
+        assert!(parse_step("deny renameat2 ENOENT").is_err());
+        assert!(parse_step("deny renameat2").is_err());
+    }
 
     #[test]
     fn gai_with_flags_and_prefixes() {
