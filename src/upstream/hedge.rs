@@ -28,7 +28,7 @@ use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use super::message::{decode_reply, encode_query, Reply};
-use super::transport::{poll, send_all, udp_connect, TcpQuery, RECV_BUFFER};
+use super::transport::{poll, send_all, udp_connect, RecvBuffer, TcpQuery};
 use crate::cache::health::{HealthTable, ServerHealth, State, INITIAL_HEDGE};
 use crate::cache::QType;
 use crate::clock::now_ms;
@@ -249,7 +249,7 @@ impl Run<'_, '_> {
 
     fn go(&mut self) {
         let start = Instant::now();
-        let mut buf = [0u8; RECV_BUFFER];
+        let mut buf = RecvBuffer::new();
         self.launch_probe();
         self.exchange(start, &mut buf);
         self.linger_for_probe(start, &mut buf);
@@ -257,7 +257,7 @@ impl Run<'_, '_> {
 
     /// The main loop: send, hedge, receive until every question is
     /// answered or the deadline passes.
-    fn exchange(&mut self, start: Instant, buf: &mut [u8]) {
+    fn exchange(&mut self, start: Instant, buf: &mut RecvBuffer) {
         let mut round = 0u8;
         let mut round_start = start;
         let mut next_index = 0usize;
@@ -347,7 +347,7 @@ impl Run<'_, '_> {
     }
 
     /// Handles a ready descriptor. True if its attempt just failed outright.
-    fn service(&mut self, source: Source, buf: &mut [u8]) -> bool {
+    fn service(&mut self, source: Source, buf: &mut RecvBuffer) -> bool {
         match source {
             Source::Udp(index) => self.receive_udp(index, buf),
             Source::Tcp(index, slot) => self.advance_tcp(index, slot),
@@ -356,7 +356,7 @@ impl Run<'_, '_> {
 
     /// Gives an outstanding probe as long again as the answer took (see the
     /// module doc), reading only the probe's descriptors.
-    fn linger_for_probe(&mut self, start: Instant, buf: &mut [u8]) {
+    fn linger_for_probe(&mut self, start: Instant, buf: &mut RecvBuffer) {
         let Some(index) = self
             .attempts
             .iter()
@@ -478,7 +478,7 @@ impl Run<'_, '_> {
 
     /// Reads everything waiting on attempt `index`'s UDP socket. True if the
     /// attempt just failed outright.
-    fn receive_udp(&mut self, index: usize, buf: &mut [u8]) -> bool {
+    fn receive_udp(&mut self, index: usize, buf: &mut RecvBuffer) -> bool {
         loop {
             let Some(attempt) = self.attempts.get_mut(index) else {
                 return false;
@@ -486,8 +486,8 @@ impl Run<'_, '_> {
             if attempt.dead {
                 return false;
             }
-            let n = match attempt.udp.recv(buf) {
-                Ok(n) => n,
+            let datagram = match buf.recv(&attempt.udp) {
+                Ok(datagram) => datagram,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
                 Err(_) => {
@@ -496,7 +496,6 @@ impl Run<'_, '_> {
                     return true;
                 }
             };
-            let datagram = buf.get(..n).unwrap_or(&[]);
             if self.accept_datagram(index, datagram) {
                 return true;
             }
