@@ -354,8 +354,12 @@ impl<'m> Table<'m> {
             // The owner is written before the lease word too: a waiter that
             // read the previous owner's pid, most often an exited process,
             // would take the lease for abandoned and ask itself. A taker
-            // that then loses the race leaves its own pid, alive and
-            // waiting, until the winner writes its own below.
+            // that then loses the race to the same key leaves its own pid,
+            // alive and waiting, until the winner writes its own below. One
+            // that loses to another key at that instant (a collision on the
+            // word, and a store delayed past the winner's) may leave its pid
+            // on the winner's lease; once it exits, that lease's waiters ask
+            // for themselves: one extra query each, as before this store.
             let owner = self.header.lease_owners.get(index);
             let me = std::process::id();
             if let Some(owner) = owner {
