@@ -94,7 +94,7 @@ impl Mapping {
         // valid: the new pages are readable and writable, and every access
         // is through atomics, valid for any bit pattern.
         unsafe {
-            libc::mmap(
+            libc::mmap64(
                 self.ptr,
                 self.len,
                 libc::PROT_READ | libc::PROT_WRITE,
@@ -145,7 +145,7 @@ fn open(path: &Path, flags: libc::c_int, mode: libc::mode_t) -> io::Result<Owned
         // SAFETY: `c` is a valid C string for the call; the result is
         // checked before use.
         let fd = unsafe {
-            libc::open(
+            libc::open64(
                 c.as_ptr(),
                 flags | libc::O_NOFOLLOW | libc::O_CLOEXEC,
                 libc::c_uint::from(mode),
@@ -162,11 +162,14 @@ fn open(path: &Path, flags: libc::c_int, mode: libc::mode_t) -> io::Result<Owned
     }
 }
 
-fn fstat(fd: &OwnedFd) -> io::Result<libc::stat> {
+// The calls here use glibc's `*64` names (open64, fstat64, lstat64, mmap64),
+// the ones std imports: the same functions under the other names would be
+// more dynamic symbols, and each one costs a symbol lookup at every dlopen.
+fn fstat(fd: &OwnedFd) -> io::Result<libc::stat64> {
     // SAFETY: an all-zero stat is a valid value to be overwritten.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    let mut st: libc::stat64 = unsafe { std::mem::zeroed() };
     // SAFETY: `fd` is open and `st` is writable.
-    if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } != 0 {
+    if unsafe { libc::fstat64(fd.as_raw_fd(), &mut st) } != 0 {
         return Err(io::Error::last_os_error());
     }
     Ok(st)
@@ -176,16 +179,16 @@ fn fstat(fd: &OwnedFd) -> io::Result<libc::stat> {
 pub fn identity_at(path: &Path) -> Option<(u64, u64, u64)> {
     let c = cstring(path).ok()?;
     // SAFETY: an all-zero stat is a valid value to be overwritten.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    let mut st: libc::stat64 = unsafe { std::mem::zeroed() };
     // SAFETY: `c` is a valid C string and `st` is writable.
-    if unsafe { libc::lstat(c.as_ptr(), &mut st) } != 0 {
+    if unsafe { libc::lstat64(c.as_ptr(), &mut st) } != 0 {
         return None;
     }
     Some((st.st_dev, st.st_ino, u64::try_from(st.st_size).unwrap_or(0)))
 }
 
 /// Checks what fstat says against the trust model.
-fn check_stat(st: &libc::stat, owner: u32) -> Result<(), MapError> {
+fn check_stat(st: &libc::stat64, owner: u32) -> Result<(), MapError> {
     if st.st_mode & libc::S_IFMT != libc::S_IFREG {
         return Err(MapError::Untrusted(Check::NotRegular));
     }
@@ -210,7 +213,7 @@ fn check_stat(st: &libc::stat, owner: u32) -> Result<(), MapError> {
 }
 
 /// Maps an open, checked file and validates its header.
-fn map(fd: &OwnedFd, st: &libc::stat, writable: bool) -> Result<Mapping, MapError> {
+fn map(fd: &OwnedFd, st: &libc::stat64, writable: bool) -> Result<Mapping, MapError> {
     let len = usize::try_from(st.st_size).map_err(|_| MapError::Untrusted(Check::Size))?;
     if len < HEADER_SIZE + MIN_SLOTS as usize * SLOT_SIZE {
         return Err(MapError::Untrusted(Check::Size));
@@ -223,7 +226,7 @@ fn map(fd: &OwnedFd, st: &libc::stat, writable: bool) -> Result<Mapping, MapErro
     // SAFETY: mapping `len` bytes of an open regular file, shared; the
     // result is checked before use.
     let ptr = unsafe {
-        libc::mmap(
+        libc::mmap64(
             std::ptr::null_mut(),
             len,
             prot,
@@ -375,7 +378,7 @@ fn initialise(
     let len = usize::try_from(size).map_err(|_| MapError::Untrusted(Check::Size))?;
     // SAFETY: mapping the `len` bytes just allocated; checked below.
     let ptr = unsafe {
-        libc::mmap(
+        libc::mmap64(
             std::ptr::null_mut(),
             HEADER_SIZE,
             libc::PROT_READ | libc::PROT_WRITE,

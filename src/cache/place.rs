@@ -191,13 +191,13 @@ fn cannot_be_made(error: &MapError) -> bool {
     }
 }
 
-fn lstat(path: &Path) -> io::Result<libc::stat> {
+fn lstat(path: &Path) -> io::Result<libc::stat64> {
     let c = CString::new(path.as_os_str().as_bytes())
         .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
     // SAFETY: an all-zero stat is a valid value to be overwritten.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    let mut st: libc::stat64 = unsafe { std::mem::zeroed() };
     // SAFETY: `c` is a valid C string and `st` is writable.
-    if unsafe { libc::lstat(c.as_ptr(), &mut st) } != 0 {
+    if unsafe { libc::lstat64(c.as_ptr(), &mut st) } != 0 {
         return Err(io::Error::last_os_error());
     }
     Ok(st)

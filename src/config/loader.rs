@@ -132,25 +132,32 @@ fn read_optional(path: &Path) -> Result<FileRead, ConfigError> {
         Err(e) => return Err(unreadable(e)),
     };
     let metadata = file.metadata().map_err(unreadable)?;
-    // Plain reads: `read_to_end` would look at the file's size and
-    // position again (two more system calls) for its size hint.
-    let mut bytes = Vec::new();
-    let mut chunk = [0u8; 4096];
     // Files of size 0 in `fstat` (procfs and the like) are read to their end.
     // A file that grew after the `fstat` is read up to its old size here; its
     // stamp holds the old size, so the next look at it (within a second)
-    // sees the change and reads it again.
+    // sees the change and reads it again. `Take` ends the read at that size
+    // without asking the kernel again, and `read_to_end` fills the vector's
+    // spare room as it is: nothing is zeroed first, and no buffer lands on
+    // the caller's stack (a fresh process's first lookup would fault a
+    // stack page in for it).
     let size = usize::try_from(metadata.len()).unwrap_or(usize::MAX);
-    while bytes.len() < MAX_CONFIG_BYTES && (size == 0 || bytes.len() < size) {
-        match file.read(&mut chunk) {
-            Ok(0) => break,
-            Ok(n) => bytes.extend_from_slice(chunk.get(..n).unwrap_or_default()),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(unreadable(e)),
-        }
-    }
+    let limit = if size == 0 {
+        MAX_CONFIG_BYTES
+    } else {
+        size.min(MAX_CONFIG_BYTES)
+    };
+    // Room for at least 64 bytes: with less, `read_to_end` first reads
+    // through a small buffer of its own on the stack.
+    let mut bytes = Vec::with_capacity(if size == 0 { 0 } else { limit.max(64) });
+    let limit = u64::try_from(limit).unwrap_or(u64::MAX);
+    (&mut file)
+        .take(limit)
+        .read_to_end(&mut bytes)
+        .map_err(unreadable)?;
+    let text = String::from_utf8(bytes)
+        .unwrap_or_else(|invalid| String::from_utf8_lossy(invalid.as_bytes()).into_owned());
     Ok(FileRead {
-        text: Some(String::from_utf8_lossy(&bytes).into_owned()),
+        text: Some(text),
         stamp: Some(stamp_of(&metadata)),
     })
 }
@@ -312,6 +319,21 @@ mod tests {
                 .text
                 .as_deref(),
             Some("")
+        );
+        // A file shorter than the vector's least room, and one that is not
+        // UTF-8 (its bad bytes become U+FFFD, the rest is kept).
+        std::fs::write(dir.join("resolv.conf"), "nameserver 127.0.0.8\n").unwrap();
+        let read = read_optional(&dir.join("resolv.conf")).unwrap();
+        assert_eq!(read.text.as_deref(), Some("nameserver 127.0.0.8\n"));
+        std::fs::write(
+            dir.join("resolv.conf"),
+            b"search \xff.example\nnameserver 127.0.0.7\n",
+        )
+        .unwrap();
+        let read = read_optional(&dir.join("resolv.conf")).unwrap();
+        assert_eq!(
+            read.text.as_deref(),
+            Some("search \u{fffd}.example\nnameserver 127.0.0.7\n")
         );
         // procfs gives size 0 for files that have text: read to the end.
         let proc_file = read_optional(Path::new("/proc/self/status")).unwrap();

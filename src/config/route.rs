@@ -100,8 +100,7 @@ impl Config {
                 hash = fnv(hash, &value.to_le_bytes());
             }
             for server in servers {
-                hash = fnv(hash, server.to_string().as_bytes());
-                hash = fnv(hash, b" ");
+                hash = fnv_server(hash, server);
             }
             hash
         };
@@ -109,6 +108,20 @@ impl Config {
         ids.extend(self.routing.groups.iter().map(|g| of(&g.servers)));
         ids
     }
+}
+
+/// Hashes what tells one server from another (family, address, port, and
+/// an IPv6 scope), in binary: formatting the address as text cost a
+/// fresh process's first lookup more than the rest of the hashing.
+fn fnv_server(hash: u64, server: &SocketAddr) -> u64 {
+    let hash = match server {
+        SocketAddr::V4(a) => fnv(fnv(hash, &[4]), &a.ip().octets()),
+        SocketAddr::V6(a) => {
+            let hash = fnv(fnv(hash, &[6]), &a.ip().octets());
+            fnv(hash, &a.scope_id().to_le_bytes())
+        }
+    };
+    fnv(hash, &server.port().to_le_bytes())
 }
 
 fn fnv(mut hash: u64, bytes: &[u8]) -> u64 {
@@ -184,6 +197,12 @@ mod tests {
         let a = config("nameserver 127.0.0.2\n");
         let same = config("nameserver 127.0.0.2\nsearch x.example\nndots 3\n");
         let other = config("nameserver 127.0.0.3\n");
+        let port = config("nameserver 127.0.0.2:5353\n");
+        let v6 = config("nameserver ::ffff:127.0.0.2\n");
+        let scoped = config("nameserver fe80::1%1\n");
+        let scoped2 = config("nameserver fe80::1%2\n");
+        let two = config("nameserver 127.0.0.2\nnameserver 127.0.0.3\n");
+        let swapped = config("nameserver 127.0.0.3\nnameserver 127.0.0.2\n");
         let ttl = config("nameserver 127.0.0.2\nmax-ttl 60\n");
         let rebind = config("nameserver 127.0.0.2\nstop-dns-rebind\n");
         let exempt =
@@ -191,6 +210,11 @@ mod tests {
         let id = |c: &Config, n: &str| c.route(n).id;
         assert_eq!(id(&a, "w.example"), id(&same, "w.example"));
         assert_ne!(id(&a, "w.example"), id(&other, "w.example"));
+        for c in [&port, &v6, &scoped, &two] {
+            assert_ne!(id(&a, "w.example"), id(c, "w.example"), "{:?}", c.servers);
+        }
+        assert_ne!(id(&scoped, "w.example"), id(&scoped2, "w.example"));
+        assert_ne!(id(&two, "w.example"), id(&swapped, "w.example"));
         assert_ne!(id(&a, "w.example"), id(&ttl, "w.example"));
         assert_ne!(id(&a, "w.example"), id(&rebind, "w.example"));
         assert_eq!(id(&a, "x.ok.example"), id(&exempt, "x.ok.example"));

@@ -21,11 +21,11 @@ use std::sync::{Arc, OnceLock};
 
 use crate::answer::{Family, HostAnswer, HostView, Outcome, PtrView};
 use crate::cache::policy::wants_refresh;
-use crate::cache::{Session, Store, HEALTH_COUNT};
+use crate::cache::{Session, Store};
 use crate::clock::now_ms;
 use crate::config::{Config, ConfigCache, LocalAnswer, Sources, MAX_SEARCH};
 use crate::name::{check_host_name, reverse_name, unmap_v4, Candidate, Candidates};
-use crate::upstream::{HealthTable, QType, ServerHealth};
+use crate::upstream::{QType, ServerHealth};
 
 use question::{Asker, Known, Pair, Scratch};
 
@@ -36,7 +36,10 @@ use question::{Asker, Known, Pair, Scratch};
 pub struct Resolver {
     config: ConfigCache,
     store: Store,
-    health: [ServerHealth; HEALTH_COUNT],
+    /// Health records kept in process memory, made the first time a lookup
+    /// goes upstream without a cache file to keep them in: a process with a
+    /// cache file (nearly all) never pays for building them.
+    health: OnceLock<Box<[ServerHealth]>>,
 }
 
 /// How one candidate name fared.
@@ -64,7 +67,7 @@ impl Resolver {
         Resolver {
             config: ConfigCache::new(sources),
             store: Store::new(),
-            health: std::array::from_fn(|_| ServerHealth::default()),
+            health: OnceLock::new(),
         }
     }
 
@@ -242,7 +245,7 @@ impl Resolver {
         Asker {
             config,
             session,
-            local_health: HealthTable::new(&self.health),
+            local_health: &self.health,
             now,
             // Taken modulo each route's server count when it is used.
             rotate: if config.options.rotate {

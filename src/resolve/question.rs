@@ -22,16 +22,21 @@
 //! and is served from there: no allocation.
 
 use std::cell::{Cell, OnceCell};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use crate::cache::policy::{
     negative_ttl, positive_ttl, remaining_ttl, stale_limit_ms, wants_refresh,
     CLIENT_RESPONSE_TIMER, REFRESH_WAIT, STALE_RETRY_MS, STALE_TTL,
 };
-use crate::cache::{Encoded, Entry, Key, Kind, Layout, Lease, Session, Stat, Table, DATA_BYTES};
+use crate::cache::{
+    Encoded, Entry, Key, Kind, Layout, Lease, Session, Stat, Table, DATA_BYTES, HEALTH_COUNT,
+};
 use crate::config::{Config, Route};
 use crate::name::Candidates;
-use crate::upstream::{ask, Answer, Chain, Counters, HealthTable, Plan, QType, Reply, Unavailable};
+use crate::upstream::{
+    ask, Answer, Chain, Counters, HealthTable, Plan, QType, Reply, ServerHealth, Unavailable,
+};
 
 /// Where the entries of one lookup live: question `i`'s entry is in
 /// `slots[i]` (a copy of a cache slot, on the stack) or, for an answer too
@@ -156,8 +161,9 @@ pub type Pair = [Option<Known>; 2];
 pub struct Asker<'a> {
     pub config: &'a Config,
     pub session: &'a Session<'a>,
-    /// Health records when there is no cache file to keep them in.
-    pub local_health: HealthTable<'a>,
+    /// Health records when there is no cache file to keep them in (made
+    /// on first use, see [`Resolver::local_health`]).
+    pub local_health: &'a OnceLock<Box<[ServerHealth]>>,
     /// Boot-clock ms at the start of the lookup.
     pub now: u64,
     pub rotate: usize,
@@ -567,7 +573,7 @@ impl<'a> Asker<'a> {
             .map_or(&self.config.servers[..], |r| r.servers);
         let plan = Plan {
             servers,
-            health: own.map_or(self.local_health, |t| t.health()),
+            health: own.map_or_else(|| local_health(self.local_health), |t| t.health()),
             round: self.config.options.timeout,
             attempts: self.config.options.attempts,
             deadline,
@@ -761,4 +767,12 @@ fn negative_entry(kind: Kind, ttl: u32, now: u64) -> Entry {
         v4: Vec::new(),
         v6: Vec::new(),
     }
+}
+
+/// The health records of this process, for a lookup without a cache file
+/// to keep them in; made on first use.
+fn local_health(cell: &OnceLock<Box<[ServerHealth]>>) -> HealthTable<'_> {
+    HealthTable::new(
+        cell.get_or_init(|| (0..HEALTH_COUNT).map(|_| ServerHealth::default()).collect()),
+    )
 }
