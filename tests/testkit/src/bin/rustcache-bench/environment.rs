@@ -8,6 +8,7 @@ use std::time::Instant;
 use rustcache_testkit::ns::{module_path, Sandbox};
 
 use crate::answer::PROBE_SLACK;
+use crate::cprobe::CProbe;
 use crate::error::BenchError;
 use crate::floor::FloorModule;
 use crate::runner::Runner;
@@ -31,6 +32,8 @@ pub struct Environment {
     skipped: Vec<String>,
     tools: Vec<String>,
     floor: Option<String>,
+    /// The libcurl-linked C probe: what it links, or why it was not built.
+    libcurl_probe: Option<String>,
     spawn_baseline: Option<Summary>,
 }
 
@@ -104,6 +107,14 @@ impl Environment {
                     FloorModule::source().display()
                 )
             }),
+            libcurl_probe: ctx.cprobe.map(|p| match p.libcurl() {
+                Ok((_, library)) => format!(
+                    "{} linked against {} (the libcurl rows)",
+                    CProbe::source().display(),
+                    library.display()
+                ),
+                Err(why) => format!("not built, its rows are left out: {why}"),
+            }),
             spawn_baseline,
         })
     }
@@ -147,6 +158,9 @@ impl Environment {
         ];
         if let Some(floor) = &self.floor {
             lines.push(("floor", floor.as_str()));
+        }
+        if let Some(probe) = &self.libcurl_probe {
+            lines.push(("libcurl probe", probe.as_str()));
         }
         lines.push(("probe spawn, no lookup", baseline.as_str()));
         for (key, value) in lines {
