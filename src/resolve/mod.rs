@@ -11,6 +11,7 @@
 //! Answers are handed to a closure as views borrowed from the entries they
 //! were read from; they live on the stack for the duration of the call.
 
+mod cancel;
 mod memo;
 mod question;
 mod rebind;
@@ -74,7 +75,11 @@ impl Resolver {
     /// The process-wide resolver, reading the standard files.
     pub fn global() -> &'static Resolver {
         static GLOBAL: OnceLock<Resolver> = OnceLock::new();
-        GLOBAL.get_or_init(|| Resolver::new(Sources::from_environment()))
+        GLOBAL.get_or_init(|| {
+            // Reads the configuration files (see `cancel`).
+            let _deferred = cancel::Deferred::new();
+            Resolver::new(Sources::from_environment())
+        })
     }
 
     /// The configuration in force now.
@@ -110,6 +115,9 @@ impl Resolver {
                 }
             }
         }
+        // From here on a lookup may read files and ask servers: a cancel
+        // waits until it returns (see `cancel`).
+        let _deferred = cancel::Deferred::new();
         let now = now_ms();
         let config = self.config.get();
         let session = self.store.session(&config, now);
@@ -211,6 +219,7 @@ impl Resolver {
             IpAddr::V6(v6) => unmap_v4(&v6).map_or(addr, IpAddr::V4),
             v4 => v4,
         };
+        let _deferred = cancel::Deferred::new();
         let config = self.config.get();
         let now = now_ms();
         let session = self.store.session(&config, now);

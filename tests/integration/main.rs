@@ -25,6 +25,7 @@ macro_rules! trials {
 }
 
 mod cache;
+mod cancel;
 mod cli;
 mod common;
 mod differential;
@@ -58,6 +59,7 @@ fn main() {
     tests.extend(entry_points::tests());
     tests.extend(nsswitch::tests());
     tests.extend(panics::tests());
+    tests.extend(cancel::tests());
     tests.extend(linkage::tests());
     tests.extend(cli::tests());
     tests.extend(tool::tests());
