@@ -1,5 +1,5 @@
 //! `dlopen`: what loading the module costs a fresh process, measured apart from the
-//! lookup: glibc's NSS loader `dlopen`s the module (RTLD_NOW, RTLD_LOCAL) inside the
+//! lookup: glibc's NSS loader `dlopen`s the module (RTLD_LAZY, local scope) inside the
 //! first lookup, then calls it; the first call does the module's own set-up
 //! (configuration files, the cache file's mapping), the second is a plain hit.
 
@@ -18,7 +18,7 @@ use crate::system::System;
 use crate::table::{find, Check, Row};
 use crate::Context;
 
-const DLOPEN: &str = "dlopen (RTLD_NOW | RTLD_LOCAL), fresh process";
+const DLOPEN: &str = "dlopen (RTLD_LAZY), fresh process";
 const FIRST: &str = "gethostbyname4_r, first call after dlopen (cached name)";
 const SECOND: &str = "gethostbyname4_r, second call";
 const LIBGCC: &str = "processes where dlopen loaded libgcc_s.so.1";
@@ -27,7 +27,8 @@ pub fn describe(opts: &Options) -> String {
     format!(
         "Issue 6: per module, {} fresh runs of the C probe (linking only libc, so nothing \
          the module needs is loaded before) each `dlopen`s `libnss_MODULE.so.2` with \
-         RTLD_NOW | RTLD_LOCAL as glibc's NSS loader does (rustcache: the stripped copy \
+         RTLD_LAZY as glibc's NSS loader does (rustcache, linked with `-z now`, binds \
+         every symbol at load all the same; rustcache: the stripped copy \
          `make install` would install), looks for `libgcc_s.so.1` in /proc/self/maps, \
          then calls `_nss_MODULE_gethostbyname4_r({DUAL_NAME})` twice (a 64 KiB buffer, \
          ttlp set). One earlier process put the name in rustcache's shared cache, so the \
