@@ -36,6 +36,7 @@ mod linkage;
 mod nsswitch;
 mod panics;
 mod routing;
+mod stack;
 mod stress;
 mod tool;
 mod upstream;
@@ -67,5 +68,6 @@ fn main() {
     tests.extend(cache::tests());
     tests.extend(fallback::tests());
     tests.extend(routing::tests());
+    tests.extend(stack::tests());
     libtest_mimic::run(&args, tests).exit();
 }
