@@ -239,10 +239,10 @@ impl NameAt {
     /// Whether this name spells `text` (labels separated by dots, no
     /// trailing dot), ASCII case-insensitively as DNS compares names.
     pub fn eq_text(self, message: &[u8], text: &str) -> bool {
-        let mut expected = text.split('.');
+        let mut expected = split_labels(text);
         for label in self.labels(message) {
             match expected.next() {
-                Some(t) if t.as_bytes().eq_ignore_ascii_case(label) => {}
+                Some(t) if t.eq_ignore_ascii_case(label) => {}
                 _ => return false,
             }
         }
@@ -336,16 +336,24 @@ pub fn name_at(offset: usize) -> NameAt {
 /// Appends `name` (text, no trailing dot) in wire form. `None` if a label
 /// is empty or longer than 63 bytes, or the name longer than 255 bytes on
 /// the wire.
+/// The dot-separated pieces of `name`, as `str::split('.')` gives them
+/// (empty ones included), but by a plain byte loop: `str::split` with a
+/// `char` goes through a general searcher that cost a miss about 2,000
+/// instructions on names this short (callgrind).
+fn split_labels(name: &str) -> impl Iterator<Item = &[u8]> {
+    name.as_bytes().split(|&b| b == b'.')
+}
+
 pub fn push_name(out: &mut Vec<u8>, name: &str) -> Option<()> {
     let start = out.len();
     if !name.is_empty() {
-        for label in name.split('.') {
+        for label in split_labels(name) {
             let len = u8::try_from(label.len()).ok()?;
             if len == 0 || usize::from(len) > MAX_LABEL {
                 return None;
             }
             out.push(len);
-            out.extend_from_slice(label.as_bytes());
+            out.extend_from_slice(label);
         }
     }
     out.push(0);
