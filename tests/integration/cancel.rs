@@ -8,7 +8,7 @@ use std::time::Duration;
 use libtest_mimic::Trial;
 use rustcache_testkit::dns::{qtype, Behaviour};
 
-use crate::common::with_zone;
+use crate::common::{compile_c_program, with_zone};
 
 pub fn tests() -> Vec<Trial> {
     trials![a_cancelled_lookup_thread_ends_cancelled_and_the_process_goes_on]
@@ -87,15 +87,7 @@ fn a_cancelled_lookup_thread_ends_cancelled_and_the_process_goes_on() {
     // RESOLV_CONF: timeout 1 s x attempts 1, the lookup's deadline.
     with_zone("rustcache", |sb, server| {
         server.set_name_behaviour("slow.example.com", Behaviour::Blackhole);
-        let source = sb.write_file("cancel.c", PROGRAM);
-        let program = sb.dir().join("cancel");
-        let status = std::process::Command::new("cc")
-            .args(["-O2", "-Wall", "-Werror", "-pthread", "-o"])
-            .arg(&program)
-            .arg(&source)
-            .status()
-            .unwrap_or_else(|e| panic!("cannot run cc: {e}"));
-        assert!(status.success(), "cc failed");
+        let program = compile_c_program(sb, "cancel", PROGRAM);
         let out = sb
             .command(&program)
             .args(["slow.example.com", "300", "www.example.com"])

@@ -114,3 +114,18 @@ pub fn rustcache_cli() -> std::path::PathBuf {
     );
     cli
 }
+
+/// Compiles `source`, a C program of a test, with `cc -O2 -Wall -Werror
+/// -pthread` into the sandbox's directory as `name`; returns its path.
+pub fn compile_c_program(sb: &Sandbox, name: &str, source: &str) -> std::path::PathBuf {
+    let file = sb.write_file(format!("{name}.c"), source);
+    let program = sb.dir().join(name);
+    let status = std::process::Command::new("cc")
+        .args(["-O2", "-Wall", "-Werror", "-pthread", "-o"])
+        .arg(&program)
+        .arg(&file)
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run cc: {e}"));
+    assert!(status.success(), "cc failed on {name}.c");
+    program
+}

@@ -8,7 +8,7 @@ use libtest_mimic::Trial;
 use rustcache_testkit::dns::{Behaviour, ScriptedServer};
 use rustcache_testkit::ns::Sandbox;
 
-use crate::common::{with_zone, with_zone_and_resolv_conf, zone, WWW_V4};
+use crate::common::{compile_c_program, with_zone, with_zone_and_resolv_conf, zone, WWW_V4};
 
 pub fn tests() -> Vec<Trial> {
     trials![
@@ -78,19 +78,6 @@ int main(int argc, char **argv)
 }
 "#;
 
-fn compile(sb: &Sandbox) -> std::path::PathBuf {
-    let source = sb.write_file("paint.c", PROGRAM);
-    let program = sb.dir().join("paint");
-    let status = std::process::Command::new("cc")
-        .args(["-O2", "-Wall", "-Werror", "-pthread", "-o"])
-        .arg(&program)
-        .arg(&source)
-        .status()
-        .unwrap_or_else(|e| panic!("cannot run cc: {e}"));
-    assert!(status.success(), "cc failed");
-    program
-}
-
 /// Looks `name` up under `hosts` in a fresh process: (return code, stack bytes used).
 fn stack_used(sb: &Sandbox, program: &std::path::Path, hosts: &str, name: &str) -> (i64, usize) {
     sb.write_nsswitch(hosts);
@@ -117,7 +104,7 @@ fn stack_used(sb: &Sandbox, program: &std::path::Path, hosts: &str, name: &str) 
 /// Runs each case under `dns`, then under `rustcache` (so rustcache's lookup is a
 /// miss), and checks both answered alike and rustcache went no deeper.
 fn compare(sb: &Sandbox, cases: &[(&str, &str)]) {
-    let program = compile(sb);
+    let program = compile_c_program(sb, "paint", PROGRAM);
     let mut report = String::new();
     for (what, name) in cases {
         let (dns_rc, dns) = stack_used(sb, &program, "dns", name);
