@@ -75,11 +75,7 @@ impl Resolver {
     /// The process-wide resolver, reading the standard files.
     pub fn global() -> &'static Resolver {
         static GLOBAL: OnceLock<Resolver> = OnceLock::new();
-        GLOBAL.get_or_init(|| {
-            // Reads the configuration files (see `cancel`).
-            let _deferred = cancel::Deferred::new();
-            Resolver::new(Sources::from_environment())
-        })
+        GLOBAL.get_or_init(|| Resolver::new(Sources::from_environment()))
     }
 
     /// The configuration in force now.

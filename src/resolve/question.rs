@@ -162,7 +162,7 @@ pub struct Asker<'a> {
     pub config: &'a Config,
     pub session: &'a Session<'a>,
     /// Health records when there is no cache file to keep them in (made
-    /// on first use, see [`Resolver::local_health`]).
+    /// on first use, see `local_health`).
     pub local_health: &'a OnceLock<Box<[ServerHealth]>>,
     /// Boot-clock ms at the start of the lookup.
     pub now: u64,

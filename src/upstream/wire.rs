@@ -333,9 +333,6 @@ pub fn name_at(offset: usize) -> NameAt {
     NameAt(offset)
 }
 
-/// Appends `name` (text, no trailing dot) in wire form. `None` if a label
-/// is empty or longer than 63 bytes, or the name longer than 255 bytes on
-/// the wire.
 /// The dot-separated pieces of `name`, as `str::split('.')` gives them
 /// (empty ones included), but by a plain byte loop: `str::split` with a
 /// `char` goes through a general searcher that cost a miss about 2,000
@@ -344,6 +341,9 @@ fn split_labels(name: &str) -> impl Iterator<Item = &[u8]> {
     name.as_bytes().split(|&b| b == b'.')
 }
 
+/// Appends `name` (text, no trailing dot) in wire form. `None` if a label
+/// is empty or longer than 63 bytes, or the name longer than 255 bytes on
+/// the wire.
 pub fn push_name(out: &mut Vec<u8>, name: &str) -> Option<()> {
     let start = out.len();
     if !name.is_empty() {
