@@ -118,10 +118,18 @@ pub fn rustcache_cli() -> std::path::PathBuf {
 /// Compiles `source`, a C program of a test, with `cc -O2 -Wall -Werror
 /// -pthread` into the sandbox's directory as `name`; returns its path.
 pub fn compile_c_program(sb: &Sandbox, name: &str, source: &str) -> std::path::PathBuf {
+    compile_c(sb, name, source, &[])
+}
+
+/// The same with `extra` flags before the output (`-shared -fPIC` for a
+/// preload library).
+pub fn compile_c(sb: &Sandbox, name: &str, source: &str, extra: &[&str]) -> std::path::PathBuf {
     let file = sb.write_file(format!("{name}.c"), source);
     let program = sb.dir().join(name);
     let status = std::process::Command::new("cc")
-        .args(["-O2", "-Wall", "-Werror", "-pthread", "-o"])
+        .args(["-O2", "-Wall", "-Werror", "-pthread"])
+        .args(extra)
+        .arg("-o")
         .arg(&program)
         .arg(&file)
         .status()

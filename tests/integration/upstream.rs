@@ -478,21 +478,14 @@ fn only_wrong_replies_end_in_eai_again_at_the_deadline() {
 /// A preload library whose `getrandom` fills the buffer with zeros: every query ID the
 /// module draws is 0, as two random IDs are once in 65536 lookups.
 fn zero_getrandom(sb: &Sandbox) -> std::path::PathBuf {
-    let source = sb.write_file(
-        "zero-getrandom.c",
+    crate::common::compile_c(
+        sb,
+        "zero-getrandom.so",
         "#include <string.h>\n#include <sys/types.h>\n\
          ssize_t getrandom(void *buf, size_t len, unsigned int flags) {\n\
          (void)flags; memset(buf, 0, len); return (ssize_t)len; }\n",
-    );
-    let library = sb.dir().join("zero-getrandom.so");
-    let status = std::process::Command::new("cc")
-        .args(["-shared", "-fPIC", "-o"])
-        .arg(&library)
-        .arg(&source)
-        .status()
-        .unwrap_or_else(|e| panic!("cannot run cc: {e}"));
-    assert!(status.success(), "cc failed");
-    library
+        &["-shared", "-fPIC"],
+    )
 }
 
 fn a_and_aaaa_sharing_one_query_id_both_get_their_answers() {
