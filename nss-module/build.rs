@@ -2,6 +2,8 @@
 //!
 //! * The SONAME glibc looks for, and `-Bsymbolic` so that our own symbols
 //!   bind to our own definitions, never the host's.
+//! * Page-aligned segments, so that the pages relocations write at dlopen
+//!   (each a copy-on-write fault) are as few as the data allows.
 //! * The unwinder linked in statically (`libgcc_eh.a`) instead of
 //!   `libgcc_s.so.1`. Unwinding is how a panic inside the module reaches
 //!   the `catch_unwind` at its entry point and becomes UNAVAIL, so it must
@@ -33,6 +35,17 @@ fn main() {
     // counts a shared object without one as an error (missing-hash-section).
     // It costs a few hundred bytes for our handful of dynamic symbols.
     println!("cargo:rustc-cdylib-link-arg=-Wl,--hash-style=both");
+    // Every loadable segment starts on a page boundary, in the file as in
+    // memory. LLD otherwise starts the RELRO segment mid-page, right after
+    // the code, and the writable data on a page of its own mid-page too:
+    // 15 KiB of data that relocations write spread over six pages instead
+    // of four, and every page written at dlopen is a copy-on-write fault
+    // of every process that loads the module. Measured, 300 interleaved
+    // fresh processes: dlopen 62.3 -> 54.8 us, 13 -> 10 page faults; the
+    // file grows by 2 KiB of padding. GNU ld (which Rust uses where LLD is
+    // not its default linker) does not know the option: it warns and lays
+    // out as before.
+    println!("cargo:rustc-cdylib-link-arg=-Wl,-z,separate-loadable-segments");
     // INSERT AFTER makes it an addition to the linker's default layout
     // (GNU ld and LLD alike), not a replacement of it.
     for script in ["hot.ld", "cold.ld"] {
