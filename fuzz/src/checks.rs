@@ -1,6 +1,8 @@
 //! What every cache hit and every accepted reply must satisfy.
 
-use rustcache::cache::{aliases, check_sealed, encode_transient, Entry, Key, Kind, Layout, Table};
+use rustcache::cache::{
+    aliases, check, check_sealed, encode_transient, Encoded, Entry, Key, Kind, Layout, Table,
+};
 use rustcache::name::is_valid_answer_name;
 use rustcache::upstream::{Chain, QType};
 
@@ -68,7 +70,7 @@ pub fn check_hit(key: &Key<'_>, buf: &[u8], layout: &Layout) -> Entry {
 /// (what serve-stale does when it rewrites an entry).
 pub fn check_round_trip(table: &Table<'_>, key: &Key<'_>, entry: &Entry) {
     let sealed = table.seal(key, entry).expect("a decoded entry encodes");
-    let layout = check_sealed(&sealed, key, table.seed(), table.generation())
+    let layout = sealed_checks(&sealed, key, table.seed(), table.generation())
         .expect("a decoded entry, encoded again, checks");
     let again = layout.view(sealed.bytes()).to_entry(&layout);
     assert_eq!(normal(key, &again), normal(key, entry), "round trip");
@@ -76,7 +78,7 @@ pub fn check_round_trip(table: &Table<'_>, key: &Key<'_>, entry: &Entry) {
     let mut sealed = sealed;
     let (expires, retry) = (entry.expires_ms ^ 1, entry.retry_after_ms.wrapping_add(1));
     sealed.set_times(expires, retry, table.seed());
-    let layout = check_sealed(&sealed, key, table.seed(), table.generation())
+    let layout = sealed_checks(&sealed, key, table.seed(), table.generation())
         .expect("an entry with new times checks");
     let mut want = normal(key, entry);
     (want.expires_ms, want.retry_after_ms) = (expires, retry);
@@ -139,11 +141,25 @@ pub fn check_chain(chain: &Chain, qname: &str, qtype: QType) {
     };
     let key = Key::new(qname, qtype);
     let sealed = encode_transient(&key, &entry).expect("an accepted answer encodes");
-    let layout = check_sealed(&sealed, &key, 0, 0).expect("an accepted answer checks once encoded");
+    let layout =
+        sealed_checks(&sealed, &key, 0, 0).expect("an accepted answer checks once encoded");
     let back = layout.view(sealed.bytes()).to_entry(&layout);
     assert_eq!(
         normal(&key, &back),
         normal(&key, &entry),
         "answer round trip"
     );
+}
+
+/// Sealed bytes checked both ways: as a reader of the shared file checks
+/// them (key hash and checksum computed again), and as a lookup serving its
+/// own fresh answer does (taken as written); the two must agree.
+fn sealed_checks(sealed: &Encoded, key: &Key<'_>, seed: u64, generation: u64) -> Option<Layout> {
+    let full = check(sealed.bytes(), key, key.hash(seed), seed, generation);
+    assert_eq!(
+        full,
+        check_sealed(sealed, key, generation),
+        "sealed bytes check alike"
+    );
+    full
 }

@@ -169,4 +169,3 @@ fn same_name_text(name: &Name, text: &str) -> bool {
     }
     labels.next().is_none()
 }
-

@@ -286,6 +286,13 @@ impl Encoded {
         }
     }
 
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        match self {
+            Encoded::Slot(b) => b,
+            Encoded::Large(v) => v,
+        }
+    }
+
     /// The slot words to store, if it fits a slot.
     pub fn words(&self) -> Option<[u64; DATA_WORDS]> {
         match self {
@@ -297,10 +304,7 @@ impl Encoded {
     /// Sets the expiry and retry times (a stale entry served again) and
     /// re-seals the checksum.
     pub fn set_times(&mut self, expires_ms: u64, retry_after_ms: u64, seed: u64) {
-        let buf: &mut [u8] = match self {
-            Encoded::Slot(b) => b,
-            Encoded::Large(v) => v,
-        };
+        let buf = self.bytes_mut();
         put_at(buf, 24, &expires_ms.to_le_bytes());
         put_at(buf, 32, &retry_after_ms.to_le_bytes());
         let end = used_len(buf).unwrap_or(FIXED);
@@ -330,13 +334,22 @@ pub fn encode(entry: &Entry, key: &Key<'_>, seed: u64, generation: u64) -> Optio
         entry.canonical.as_str()
     };
     let end = FIXED + key.name.len() + canonical.len() + alias_bytes + addrs * addr_size(key.qtype);
-    let mut buf = vec![0u8; end.max(DATA_BYTES)];
-    let mut at = FIXED;
+    // Written in place: a miss stores two of these, and a heap buffer
+    // copied into the slot array cost each an allocation and a copy.
+    let mut encoded = if end <= DATA_BYTES {
+        Encoded::Slot([0u8; DATA_BYTES])
+    } else {
+        Encoded::Large(vec![0u8; end])
+    };
+    let buf = encoded.bytes_mut();
+    let name = buf.get_mut(FIXED..FIXED + key.name.len())?;
+    name.copy_from_slice(key.name.as_bytes());
+    name.make_ascii_lowercase();
+    let mut at = FIXED + key.name.len();
     let mut push = |bytes: &[u8]| {
-        put_at(&mut buf, at, bytes);
+        put_at(buf, at, bytes);
         at += bytes.len();
     };
-    push(key.name.to_ascii_lowercase().as_bytes());
     push(canonical.as_bytes());
     for alias in &entry.aliases {
         push(&[u8::try_from(alias.len()).ok()?]);
@@ -347,14 +360,14 @@ pub fn encode(entry: &Entry, key: &Key<'_>, seed: u64, generation: u64) -> Optio
         QType::Aaaa => entry.v6.iter().for_each(|a| push(&a.octets())),
         QType::Ptr => {}
     }
-    put_at(&mut buf, 0, &key.hash(seed).to_le_bytes());
-    put_at(&mut buf, 8, &generation.to_le_bytes());
-    put_at(&mut buf, 16, &entry.stored_ms.to_le_bytes());
-    put_at(&mut buf, 24, &entry.expires_ms.to_le_bytes());
-    put_at(&mut buf, 32, &entry.retry_after_ms.to_le_bytes());
-    put_at(&mut buf, 48, &entry.ttl.to_le_bytes());
+    put_at(buf, 0, &key.hash(seed).to_le_bytes());
+    put_at(buf, 8, &generation.to_le_bytes());
+    put_at(buf, 16, &entry.stored_ms.to_le_bytes());
+    put_at(buf, 24, &entry.expires_ms.to_le_bytes());
+    put_at(buf, 32, &entry.retry_after_ms.to_le_bytes());
+    put_at(buf, 48, &entry.ttl.to_le_bytes());
     put_at(
-        &mut buf,
+        buf,
         52,
         &[
             entry.kind.code(),
@@ -363,21 +376,11 @@ pub fn encode(entry: &Entry, key: &Key<'_>, seed: u64, generation: u64) -> Optio
             u8::try_from(canonical.len()).ok()?,
         ],
     );
-    put_at(
-        &mut buf,
-        56,
-        &u16::try_from(alias_bytes).ok()?.to_le_bytes(),
-    );
-    put_at(&mut buf, 58, &u16::try_from(addrs).ok()?.to_le_bytes());
-    let sum = checksum(&buf, end, seed);
-    put_at(&mut buf, 40, &sum.to_le_bytes());
-    if end <= DATA_BYTES {
-        let mut slot = [0u8; DATA_BYTES];
-        slot.copy_from_slice(buf.get(..DATA_BYTES)?);
-        Some(Encoded::Slot(slot))
-    } else {
-        Some(Encoded::Large(buf))
-    }
+    put_at(buf, 56, &u16::try_from(alias_bytes).ok()?.to_le_bytes());
+    put_at(buf, 58, &u16::try_from(addrs).ok()?.to_le_bytes());
+    let sum = checksum(buf, end, seed);
+    put_at(buf, 40, &sum.to_le_bytes());
+    Some(encoded)
 }
 
 /// The seeded checksum: every 8-byte word up to `end` (rounded up) except
@@ -483,7 +486,9 @@ pub struct Layout {
     end: u16,
 }
 
-/// Checks entry bytes for `key` under `generation`. `None` unless valid.
+/// Checks entry bytes for `key` under `generation`, computing their
+/// checksum. `None` unless valid. (Tests and fuzzing; lookups fold the
+/// checksum into their copy out of the slot and call [`check_summed`].)
 pub fn check(
     buf: &[u8],
     key: &Key<'_>,
@@ -688,14 +693,13 @@ pub fn encode_transient(key: &Key<'_>, entry: &Entry) -> Option<Encoded> {
     encode(entry, key, 0, 0)
 }
 
-/// Checks freshly sealed bytes (to serve them the same way as a hit).
-pub fn check_sealed(
-    encoded: &Encoded,
-    key: &Key<'_>,
-    seed: u64,
-    generation: u64,
-) -> Option<Layout> {
-    check(encoded.bytes(), key, key.hash(seed), seed, generation)
+/// Reads the layout of bytes [`encode`] just sealed, to serve them the way
+/// a hit is served. They never left this process, so their key hash and
+/// checksum words are taken as written (not computed again); the rest is
+/// checked as a hit's bytes are.
+pub fn check_sealed(encoded: &Encoded, key: &Key<'_>, generation: u64) -> Option<Layout> {
+    let buf = encoded.bytes();
+    check_summed(buf, key, u64_at(buf, 0)?, generation, u64_at(buf, 40)?)
 }
 
 /// Decodes slot bytes into an owned entry (tests).

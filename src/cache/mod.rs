@@ -30,7 +30,7 @@ mod store;
 mod table;
 
 pub use entry::{
-    aliases, check_sealed, encode_transient, eq_folded, used_len, Checksum, Encoded, Entry,
+    aliases, check, check_sealed, encode_transient, eq_folded, used_len, Checksum, Encoded, Entry,
     EntryView, Key, Kind, Layout, DATA_BYTES,
 };
 pub use health::{HealthTable, ServerHealth, Snapshot};

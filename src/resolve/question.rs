@@ -387,24 +387,33 @@ impl<'a> Asker<'a> {
         look: &mut Look,
         scratch: &mut Scratch,
     ) -> Result<Pair, Unavailable> {
-        let asked: Vec<(usize, Key<'_>)> = (0..2)
-            .filter(|&i| look.need[i])
-            .filter_map(|i| keys[i].map(|k| (i, k)))
-            .collect();
-        self.count(Stat::Misses, asked.len() as u64);
-        let deadline = if asked.iter().any(|&(i, _)| look.stale[i]) {
+        // At most two questions: listed again where needed rather than
+        // collected, so a miss allocates nothing for its bookkeeping.
+        let need = look.need;
+        let asked = || {
+            (0..2)
+                .filter(move |&i| need[i])
+                .filter_map(|i| keys[i].map(|k| (i, k)))
+        };
+        let mut qtypes = [QType::A; 2];
+        let mut count = 0;
+        for (qtype, (_, key)) in qtypes.iter_mut().zip(asked()) {
+            *qtype = key.qtype();
+            count += 1;
+        }
+        self.count(Stat::Misses, count as u64);
+        let deadline = if asked().any(|(i, _)| look.stale[i]) {
             self.deadline().min(Instant::now() + CLIENT_RESPONSE_TIMER)
         } else {
             self.deadline()
         };
-        let qtypes: Vec<QType> = asked.iter().map(|(_, k)| k.qtype()).collect();
-        let name = asked.first().map_or("", |(_, k)| k.name());
-        let fetched = self.fetch(name, &qtypes, deadline);
+        let name = asked().next().map_or("", |(_, k)| k.name());
+        let fetched = self.fetch(name, &qtypes[..count], deadline);
         let now = crate::clock::now_ms();
         let mut out: Pair = [None, None];
         match fetched {
             Ok(answers) => {
-                for (&(i, key), answer) in asked.iter().zip(answers) {
+                for ((i, key), answer) in asked().zip(answers) {
                     let stale_held = if look.stale[i] {
                         look.found[i].take()
                     } else {
@@ -414,7 +423,7 @@ impl<'a> Asker<'a> {
                 }
             }
             Err(Unavailable) => {
-                for &(i, key) in &asked {
+                for (i, key) in asked() {
                     match look.found[i].take() {
                         Some(held) if look.stale[i] => {
                             out[i] = Some(self.serve_stale(i, &key, held, now, scratch));
@@ -611,7 +620,8 @@ impl<'a> Asker<'a> {
                 return Known::NxDomain(None);
             }
             Answer::Reply(Reply::Data(chain)) if !chain.is_empty() => {
-                positive_entry(&chain, key.qtype(), positive_ttl(settings, chain.ttl), now)
+                let ttl = positive_ttl(settings, chain.ttl);
+                positive_entry(chain, key.qtype(), ttl, now)
             }
             Answer::Reply(Reply::Data(chain)) => match negative_ttl(settings, chain.negative_ttl) {
                 Some(ttl) => negative_entry(Kind::NoData, ttl, now),
@@ -646,8 +656,8 @@ impl<'a> Asker<'a> {
                 t.put(&sealed, now, stale_limit_ms(settings));
             }
         }
-        let (seed, generation) = own.map_or((0, 0), |t| (t.seed(), t.generation()));
-        let layout = crate::cache::check_sealed(&sealed, key, seed, generation);
+        let generation = own.map_or(0, |t| t.generation());
+        let layout = crate::cache::check_sealed(&sealed, key, generation);
         scratch.set(i, sealed);
         match layout {
             Some(layout) => known_from_held(Held {
@@ -738,7 +748,9 @@ fn known_from_held(held: Held) -> Known {
     }
 }
 
-fn positive_entry(chain: &Chain, qtype: QType, ttl: u32, now: u64) -> Entry {
+/// The entry for a reply's data, taking the chain's names and addresses
+/// over rather than copying them.
+fn positive_entry(chain: Chain, qtype: QType, ttl: u32, now: u64) -> Entry {
     Entry {
         kind: Kind::Positive,
         ttl,
@@ -746,12 +758,12 @@ fn positive_entry(chain: &Chain, qtype: QType, ttl: u32, now: u64) -> Entry {
         expires_ms: now + u64::from(ttl) * 1000,
         retry_after_ms: 0,
         canonical: match qtype {
-            QType::Ptr => chain.names.first().cloned().unwrap_or_default(),
-            _ => chain.canonical.clone(),
+            QType::Ptr => chain.names.into_iter().next().unwrap_or_default(),
+            _ => chain.canonical,
         },
-        aliases: chain.aliases.clone(),
-        v4: chain.v4.clone(),
-        v6: chain.v6.clone(),
+        aliases: chain.aliases,
+        v4: chain.v4,
+        v6: chain.v6,
     }
 }
 

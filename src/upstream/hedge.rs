@@ -27,7 +27,7 @@ use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
-use super::message::{decode_reply, encode_query, Reply};
+use super::message::{decode_reply, encode_query, Query, Reply};
 use super::transport::{poll, send_all, udp_connect, RecvBuffer, TcpQuery};
 use crate::cache::health::{HealthTable, ServerHealth, State, INITIAL_HEDGE};
 use crate::cache::QType;
@@ -436,8 +436,8 @@ impl Run<'_, '_> {
         // (sendmmsg, as glibc does): the server wakes once, and a second
         // question never waits behind the scheduling of the first.
         let mut previous_id = None;
-        let mut queries: Vec<(usize, u16, Vec<u8>)> = Vec::with_capacity(self.qtypes.len());
-        for (slot, &qtype) in self.qtypes.iter().enumerate() {
+        let mut queries: [Option<(usize, u16, Query)>; 2] = [None, None];
+        for ((slot, &qtype), entry) in self.qtypes.iter().enumerate().zip(&mut queries) {
             if self.results.get(slot).is_some_and(Option::is_some) {
                 continue;
             }
@@ -450,10 +450,13 @@ impl Run<'_, '_> {
             let Some(query) = encode_query(id, self.name, qtype) else {
                 continue;
             };
-            queries.push((slot, id, query));
+            *entry = Some((slot, id, query));
         }
-        let (sent, failed) = send_all(&attempt.udp, queries.iter().map(|(_, _, q)| q.as_slice()));
-        for (slot, id, _) in queries.iter().take(sent) {
+        let (sent, failed) = send_all(
+            &attempt.udp,
+            queries.iter().flatten().map(|(_, _, q)| q.as_bytes()),
+        );
+        for (slot, id, _) in queries.iter().flatten().take(sent) {
             if let Some(s) = attempt.ids.get_mut(*slot) {
                 *s = Some(*id);
             }
@@ -560,7 +563,7 @@ impl Run<'_, '_> {
             .copied();
         let started = server.and_then(|server| {
             let query = encode_query(id, self.name, qtype)?;
-            TcpQuery::start(&server, &query).ok()
+            TcpQuery::start(&server, query.as_bytes()).ok()
         });
         let Some(tcp) = started else {
             return self.take_reply(index, slot, None);
@@ -641,7 +644,7 @@ impl Run<'_, '_> {
 
     /// Turns what was received into one answer per question and tells the
     /// health records who let us down.
-    fn finish(self) -> Vec<Answer> {
+    fn finish(mut self) -> Vec<Answer> {
         let now = Instant::now();
         let now_boot = now_ms();
         for attempt in &self.attempts {
@@ -660,8 +663,11 @@ impl Run<'_, '_> {
                 health.record_timeout(now_boot);
             }
         }
+        // Moved out, not cloned: a reply's names and addresses are the
+        // answer's now.
+        let mut results = std::mem::take(&mut self.results);
         (0..self.qtypes.len())
-            .map(|slot| match self.results.get(slot).cloned().flatten() {
+            .map(|slot| match results.get_mut(slot).and_then(Option::take) {
                 Some(reply) => Answer::Reply(reply),
                 None if self
                     .attempts

@@ -12,7 +12,7 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::wire::{
-    self, push_name, NameAt, Reader, Record, CLASS_IN, TYPE_CNAME, TYPE_OPT, TYPE_SOA,
+    self, put_name, NameAt, Reader, Record, CLASS_IN, TYPE_CNAME, TYPE_OPT, TYPE_SOA,
 };
 use crate::cache::QType;
 use crate::name::is_valid_answer_name;
@@ -89,24 +89,53 @@ impl Chain {
     }
 }
 
+/// The longest query: header, a name of 255 bytes, type and class, OPT.
+const MAX_QUERY: usize = wire::HEADER_LEN + 255 + 4 + 11;
+
+/// An encoded query, kept on the stack: a miss sends two and allocates
+/// for neither.
+#[derive(Clone)]
+pub struct Query {
+    bytes: [u8; MAX_QUERY],
+    len: usize,
+}
+
+impl Query {
+    /// The query as sent.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.bytes.get(..self.len).unwrap_or_default()
+    }
+
+    fn put(&mut self, bytes: &[u8]) -> Option<()> {
+        self.bytes
+            .get_mut(self.len..self.len + bytes.len())?
+            .copy_from_slice(bytes);
+        self.len += bytes.len();
+        Some(())
+    }
+}
+
 /// Encodes a recursive query for `name` (without trailing dot), with
 /// EDNS0. `None` if the name cannot be put on the wire.
-pub fn encode_query(id: u16, name: &str, qtype: QType) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(wire::HEADER_LEN + name.len() + 2 + 4 + 11);
+pub fn encode_query(id: u16, name: &str, qtype: QType) -> Option<Query> {
+    let mut out = Query {
+        bytes: [0; MAX_QUERY],
+        len: 0,
+    };
     // Header: ID, flags with only RD set, one question, one additional
     // record (the OPT).
     for word in [id, 0x0100, 1, 0, 0, 1] {
-        out.extend_from_slice(&word.to_be_bytes());
+        out.put(&word.to_be_bytes())?;
     }
-    push_name(&mut out, name)?;
-    out.extend_from_slice(&qtype.code().to_be_bytes());
-    out.extend_from_slice(&CLASS_IN.to_be_bytes());
+    out.len += put_name(out.bytes.get_mut(out.len..)?, name)?;
+    out.put(&qtype.code().to_be_bytes())?;
+    out.put(&CLASS_IN.to_be_bytes())?;
     // OPT (RFC 6891 section 6.1.2): root owner, the payload size in the
     // class field, extended rcode 0, version 0, no flags, no options.
-    out.push(0);
-    out.extend_from_slice(&TYPE_OPT.to_be_bytes());
-    out.extend_from_slice(&EDNS_PAYLOAD.to_be_bytes());
-    out.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+    out.put(&[0])?;
+    out.put(&TYPE_OPT.to_be_bytes())?;
+    out.put(&EDNS_PAYLOAD.to_be_bytes())?;
+    out.put(&[0, 0, 0, 0, 0, 0])?;
     Some(out)
 }
 
@@ -124,14 +153,11 @@ pub fn decode_reply(bytes: &[u8], id: u16, name: &str, qtype: QType) -> Result<R
     if !header.is_response() || header.opcode() != 0 {
         return Err(Mismatch::NotAResponse);
     }
-    let mut matched = 0usize;
-    for _ in 0..header.questions {
-        let (qname, qtype_code, qclass) = reader.question()?;
-        if qtype_code == qtype.code() && qclass == CLASS_IN && qname.eq_text(bytes, name) {
-            matched += 1;
-        }
+    if header.questions != 1 {
+        return Err(Mismatch::WrongQuestion);
     }
-    if header.questions != 1 || matched != 1 {
+    let (question, qtype_code, qclass) = reader.question()?;
+    if qtype_code != qtype.code() || qclass != CLASS_IN || !question.eq_text(bytes, name) {
         return Err(Mismatch::WrongQuestion);
     }
     // A truncated reply is asked again over TCP whatever its records say
@@ -164,7 +190,7 @@ pub fn decode_reply(bytes: &[u8], id: u16, name: &str, qtype: QType) -> Result<R
     }
     match rcode {
         RCODE_NOERROR => Ok(Reply::Data(follow_chain(
-            bytes, &answers, name, qtype, soa_ttl,
+            bytes, &answers, question, name, qtype, soa_ttl,
         ))),
         RCODE_NXDOMAIN => Ok(Reply::NxDomain {
             negative_ttl: soa_ttl,
@@ -173,29 +199,26 @@ pub fn decode_reply(bytes: &[u8], id: u16, name: &str, qtype: QType) -> Result<R
     }
 }
 
-/// Walks the answer section from the question name through CNAMEs and
-/// collects the records of the asked type at the end of the chain.
+/// Walks the answer section from the question name (`question`, which
+/// spells `qname`) through CNAMEs and collects the records of the asked
+/// type at the end of the chain.
 fn follow_chain(
     message: &[u8],
     answers: &[Record],
+    question: NameAt,
     qname: &str,
     qtype: QType,
     soa_ttl: Option<u32>,
 ) -> Chain {
     let mut chain = Chain {
-        canonical: qname.to_owned(),
         ttl: u32::MAX,
         ..Chain::default()
     };
     // The end of the chain so far: the question, then each CNAME target.
-    let mut current: Option<NameAt> = None;
-    let at_current = |owner: NameAt, current: Option<NameAt>| match current {
-        None => owner.eq_text(message, qname),
-        Some(name) => owner.eq_name(message, name),
-    };
+    let mut current = question;
     for _ in 0..MAX_CHAIN {
         let cname = answers.iter().find_map(|r| {
-            if r.rtype != TYPE_CNAME || !at_current(r.owner, current) {
+            if r.rtype != TYPE_CNAME || !r.owner.eq_name(message, current) {
                 return None;
             }
             let target = wire::name_at(r.data.start);
@@ -208,11 +231,11 @@ fn follow_chain(
         };
         chain.aliases.push(owner);
         chain.ttl = chain.ttl.min(record.ttl);
-        current = Some(target);
+        current = target;
     }
     let mut owner_seen = false;
     for record in answers {
-        if record.rtype != qtype.code() || !at_current(record.owner, current) {
+        if record.rtype != qtype.code() || !record.owner.eq_name(message, current) {
             continue;
         }
         let data = message.get(record.data.clone()).unwrap_or(&[]);
@@ -240,9 +263,12 @@ fn follow_chain(
         }
     }
     if !owner_seen {
-        if let Some(end) = current.and_then(|name| host_text(message, name)) {
-            chain.canonical = end;
-        }
+        // No data: the name is the chain's end, or the question itself.
+        chain.canonical = if current == question {
+            qname.to_owned()
+        } else {
+            host_text(message, current).unwrap_or_else(|| qname.to_owned())
+        };
     }
     if chain.ttl == u32::MAX {
         chain.ttl = 0;
@@ -304,8 +330,8 @@ mod tests {
 
     #[test]
     fn query_round_trips_through_the_decoder() {
-        let bytes = encode_query(0x1234, "Host.Example", QType::Aaaa).unwrap();
-        let m = Message::from_vec(&bytes).unwrap();
+        let query = encode_query(0x1234, "Host.Example", QType::Aaaa).unwrap();
+        let m = Message::from_vec(query.as_bytes()).unwrap();
         assert_eq!(m.metadata.id, 0x1234);
         assert!(m.metadata.recursion_desired);
         assert_eq!(m.queries[0].name().to_ascii(), "Host.Example.");
@@ -471,8 +497,8 @@ mod tests {
     }
     #[test]
     fn the_query_is_what_hickory_reads_as_a_recursive_edns_query() {
-        let bytes = encode_query(0xbeef, "a-b.Example.com", QType::Ptr).unwrap();
-        let m = Message::from_vec(&bytes).unwrap();
+        let query = encode_query(0xbeef, "a-b.Example.com", QType::Ptr).unwrap();
+        let m = Message::from_vec(query.as_bytes()).unwrap();
         assert_eq!(m.metadata.message_type, MessageType::Query);
         assert_eq!(m.metadata.op_code, OpCode::Query);
         assert!(!m.metadata.truncation && !m.metadata.authoritative);
@@ -482,7 +508,7 @@ mod tests {
         let edns = m.edns.as_ref().unwrap();
         assert_eq!(edns.version(), 0);
         assert!(!edns.flags().dnssec_ok);
-        assert_eq!(encode_query(1, "a..b", QType::A), None);
+        assert!(encode_query(1, "a..b", QType::A).is_none());
     }
 
     #[test]

@@ -12,4 +12,4 @@ mod wire;
 pub use crate::cache::health::{self, HealthTable, ServerHealth, Snapshot};
 pub use crate::cache::QType;
 pub use hedge::{ask, Answer, Counters, Plan, Unavailable};
-pub use message::{decode_reply, encode_query, Chain, Mismatch, Reply, EDNS_PAYLOAD};
+pub use message::{decode_reply, encode_query, Chain, Mismatch, Query, Reply, EDNS_PAYLOAD};

@@ -237,20 +237,37 @@ impl NameAt {
     }
 
     /// Whether this name spells `text` (labels separated by dots, no
-    /// trailing dot), ASCII case-insensitively as DNS compares names.
+    /// trailing dot), ASCII case-insensitively as DNS compares names. A
+    /// label that holds a dot spells no text: on the wire it is one label,
+    /// in text it would read as two.
     pub fn eq_text(self, message: &[u8], text: &str) -> bool {
-        let mut expected = split_labels(text);
+        let text = text.as_bytes();
+        let mut at = 0;
         for label in self.labels(message) {
-            match expected.next() {
-                Some(t) if t.eq_ignore_ascii_case(label) => {}
+            if at > 0 {
+                if text.get(at) != Some(&b'.') {
+                    return false;
+                }
+                at += 1;
+            }
+            match text.get(at..at + label.len()) {
+                Some(t) if t.eq_ignore_ascii_case(label) && !label.contains(&b'.') => {
+                    at += label.len();
+                }
                 _ => return false,
             }
         }
-        expected.next().is_none()
+        at == text.len()
     }
 
-    /// Whether two names in one message are the same name.
+    /// Whether two names in one message are the same name. Compression
+    /// makes the usual case cheap: an owner that points where the question
+    /// name starts is that name, with no label compared.
     pub fn eq_name(self, message: &[u8], other: NameAt) -> bool {
+        let (a, b) = (self.first_label(message), other.first_label(message));
+        if a.is_some() && a == b {
+            return true;
+        }
         let mut other = other.labels(message);
         for label in self.labels(message) {
             match other.next() {
@@ -261,22 +278,45 @@ impl NameAt {
         other.next().is_none()
     }
 
+    /// Where this name's first label (or its root) lies once the pointers
+    /// in front of it are followed; `None` on a walk the reader would not
+    /// have let through.
+    fn first_label(self, message: &[u8]) -> Option<usize> {
+        let mut at = self.0;
+        for _ in 0..=MAX_WIRE_NAME {
+            if *message.get(at)? & 0xc0 != 0xc0 {
+                return Some(at);
+            }
+            at = pointer_target(message, at)?;
+        }
+        None
+    }
+
     /// The name as text, labels joined by dots, or `None` if a label holds
     /// a dot (two labels of text from one on the wire: no host name) or a
     /// byte that is not ASCII.
     pub fn text(self, message: &[u8]) -> Option<String> {
-        let mut out = String::new();
+        // Spelled on the stack first, so the string is allocated once at
+        // its length instead of growing label by label.
+        let mut spelled = [0u8; MAX_WIRE_NAME];
+        let mut len = 0;
         for label in self.labels(message) {
             if label.contains(&b'.') || !label.is_ascii() {
                 return None;
             }
-            if !out.is_empty() {
-                out.push('.');
+            if len > 0 {
+                *spelled.get_mut(len)? = b'.';
+                len += 1;
             }
-            // The bytes are ASCII (checked above), so this never fails.
-            out.push_str(std::str::from_utf8(label).ok()?);
+            spelled
+                .get_mut(len..len + label.len())?
+                .copy_from_slice(label);
+            len += label.len();
         }
-        Some(out)
+        // The bytes are ASCII (checked above), so this never fails.
+        std::str::from_utf8(spelled.get(..len)?)
+            .ok()
+            .map(str::to_owned)
     }
 }
 
@@ -341,23 +381,25 @@ fn split_labels(name: &str) -> impl Iterator<Item = &[u8]> {
     name.as_bytes().split(|&b| b == b'.')
 }
 
-/// Appends `name` (text, no trailing dot) in wire form. `None` if a label
-/// is empty or longer than 63 bytes, or the name longer than 255 bytes on
-/// the wire.
-pub fn push_name(out: &mut Vec<u8>, name: &str) -> Option<()> {
-    let start = out.len();
+/// Writes `name` (text, no trailing dot) in wire form at the start of
+/// `out` and returns its length. `None` if a label is empty or longer than
+/// 63 bytes, or the name longer than 255 bytes on the wire (or than `out`).
+pub fn put_name(out: &mut [u8], name: &str) -> Option<usize> {
+    let mut at = 0;
     if !name.is_empty() {
         for label in split_labels(name) {
-            let len = u8::try_from(label.len()).ok()?;
-            if len == 0 || usize::from(len) > MAX_LABEL {
+            if label.is_empty() || label.len() > MAX_LABEL {
                 return None;
             }
-            out.push(len);
-            out.extend_from_slice(label);
+            *out.get_mut(at)? = u8::try_from(label.len()).ok()?;
+            out.get_mut(at + 1..at + 1 + label.len())?
+                .copy_from_slice(label);
+            at += 1 + label.len();
         }
     }
-    out.push(0);
-    (out.len() - start <= MAX_WIRE_NAME).then_some(())
+    *out.get_mut(at)? = 0;
+    at += 1;
+    (at <= MAX_WIRE_NAME).then_some(at)
 }
 
 #[cfg(test)]
@@ -392,6 +434,61 @@ mod tests {
         assert!(r[0].owner.eq_text(&m, "A.b"));
         assert_eq!(r[0].owner.text(&m).as_deref(), Some("a.b"));
         assert_eq!(&m[r[0].data.clone()], &[192, 0, 2, 1]);
+    }
+
+    #[test]
+    fn names_compare_equal_by_pointer_or_by_labels_and_only_when_equal() {
+        // Record 1: owner a pointer to the question. Record 2: owner `A.B`
+        // spelled out (offset 37). Record 3: owner `a.c` (offset 58).
+        let mut rest = A_AT_QUESTION.to_vec();
+        rest.extend_from_slice(&[1, b'A', 1, b'B', 0]);
+        rest.extend_from_slice(&A_AT_QUESTION[2..]);
+        rest.extend_from_slice(&[1, b'a', 1, b'c', 0]);
+        rest.extend_from_slice(&A_AT_QUESTION[2..]);
+        let m = reply([3, 0, 0], &rest);
+        let r = records(&m).unwrap();
+        let question = NameAt(12);
+        assert!(r[0].owner.eq_name(&m, question));
+        assert!(r[1].owner.eq_name(&m, question));
+        assert!(question.eq_name(&m, r[1].owner));
+        assert!(!r[2].owner.eq_name(&m, question));
+        assert!(!r[2].owner.eq_name(&m, r[1].owner));
+        assert!(r[1].owner.eq_text(&m, "a.b"));
+        for other in ["a.c", "a", "a.b.c", "ab", "a.b.", ".a.b", ""] {
+            assert!(!r[1].owner.eq_text(&m, other), "{other}");
+        }
+    }
+
+    #[test]
+    fn a_label_holding_a_dot_spells_no_text() {
+        // One label `a.b`: not the two labels the text `a.b` names.
+        let m = [
+            0, 1, 0x81, 0x80, 0, 1, 0, 0, 0, 0, 0, 0, 3, b'a', b'.', b'b', 0, 0, 1, 0, 1,
+        ];
+        let (_, mut reader) = Reader::new(&m).unwrap();
+        let (name, _, _) = reader.question().unwrap();
+        assert!(!name.eq_text(&m, "a.b"));
+        assert!(!name.eq_text(&m, "a"));
+        assert_eq!(name.text(&m), None);
+    }
+
+    #[test]
+    fn the_longest_name_reads_as_text() {
+        let labels = [
+            "a".repeat(61),
+            "b".repeat(63),
+            "c".repeat(63),
+            "d".repeat(63),
+        ];
+        let text = labels.join(".");
+        let mut m = vec![0, 1, 0x81, 0x80, 0, 1, 0, 0, 0, 0, 0, 0];
+        m.resize(12 + 255, 0);
+        assert_eq!(put_name(&mut m[12..], &text), Some(255));
+        m.extend_from_slice(&[0, 1, 0, 1]);
+        let (_, mut reader) = Reader::new(&m).unwrap();
+        let (name, _, _) = reader.question().unwrap();
+        assert_eq!(name.text(&m).as_deref(), Some(text.as_str()));
+        assert!(name.eq_text(&m, &text.to_ascii_uppercase()));
     }
 
     #[test]
@@ -457,12 +554,23 @@ mod tests {
 
     #[test]
     fn names_are_written_as_labels_and_refused_when_they_cannot_be() {
-        let mut out = Vec::new();
-        push_name(&mut out, "ab.c").unwrap();
-        assert_eq!(out, [2, b'a', b'b', 1, b'c', 0]);
-        assert_eq!(push_name(&mut Vec::new(), "a..b"), None);
-        assert_eq!(push_name(&mut Vec::new(), &"x".repeat(64)), None);
+        let mut out = [0xaa; 300];
+        assert_eq!(put_name(&mut out, "ab.c"), Some(6));
+        assert_eq!(out[..7], [2, b'a', b'b', 1, b'c', 0, 0xaa]);
+        assert_eq!(put_name(&mut out, ""), Some(1));
+        assert_eq!(put_name(&mut out, "a..b"), None);
+        assert_eq!(put_name(&mut out, &"x".repeat(64)), None);
         let long = vec!["a".repeat(63); 4].join(".");
-        assert_eq!(push_name(&mut Vec::new(), &long), None);
+        assert_eq!(put_name(&mut out, &long), None);
+        // 253 bytes of text: 255 on the wire, the most there may be.
+        let longest = [
+            &*"a".repeat(61),
+            &"b".repeat(63),
+            &"c".repeat(63),
+            &"d".repeat(63),
+        ]
+        .join(".");
+        assert_eq!(put_name(&mut out, &longest), Some(255));
+        assert_eq!(put_name(&mut out[..254], &longest), None);
     }
 }
