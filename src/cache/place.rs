@@ -37,7 +37,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use super::layout::Geometry;
-use super::map::{file_path, open_existing, open_or_create, with_uid, MapError, Mapping};
+use super::map::{file_path, open_existing, open_or_create, uid_path, MapError, Mapping};
 use super::reason::{Check, Failure, NoCache, Problem};
 
 /// Where fallback directories are made: a tmpfs every user may write.
@@ -169,7 +169,7 @@ impl Places {
 
 /// `<base>/rustcache-<uid>`.
 pub fn fallback_dir(base: &Path, uid: u32) -> PathBuf {
-    base.join(with_uid("rustcache-", uid, ""))
+    uid_path(base, "rustcache-", uid, "")
 }
 
 /// Whether the cache directory failed because it cannot hold this uid's
