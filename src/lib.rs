@@ -26,6 +26,7 @@ pub mod name;
 pub mod nsswitch;
 mod random;
 mod resolve;
+mod sys;
 pub mod upstream;
 
 pub use answer::{Family, HostAnswer, HostView, Outcome, PtrView};

@@ -345,7 +345,7 @@ pub fn open_or_create(dir: &Path, uid: u32, geometry: Geometry) -> Result<Mappin
         // Another user created root's file first (the directory is world
         // writable), to deny everyone root's cache: root removes it.
         Err(MapError::Untrusted(Check::Owner { .. })) if uid == 0 => {
-            let _ = std::fs::remove_file(&path);
+            let _ = cstring(&path).and_then(|c| crate::sys::unlink(&c));
         }
         other => return other,
     }
@@ -359,17 +359,15 @@ pub fn open_or_create(dir: &Path, uid: u32, geometry: Geometry) -> Result<Mappin
 /// every user can create (only) their own file in it.
 fn ensure_dir(dir: &Path) -> io::Result<()> {
     let c = cstring(dir)?;
-    // SAFETY: `c` is a valid C string.
-    if unsafe { libc::mkdir(c.as_ptr(), 0o755) } == 0 {
-        // SAFETY: as above; chmod sets the bits the umask may have cleared.
-        unsafe { libc::chmod(c.as_ptr(), 0o1777) };
-        return Ok(());
+    match crate::sys::mkdir(&c, 0o755) {
+        Ok(()) => {
+            // Sets the bits the umask may have cleared.
+            let _ = crate::sys::chmod(&c, 0o1777);
+            Ok(())
+        }
+        Err(err) if err.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(err) => Err(err),
     }
-    let err = io::Error::last_os_error();
-    if err.kind() == io::ErrorKind::AlreadyExists {
-        return Ok(());
-    }
-    Err(err)
 }
 
 fn create(dir: &Path, path: &Path, uid: u32, geometry: Geometry) -> Result<Mapping, MapError> {
@@ -387,7 +385,7 @@ fn create(dir: &Path, path: &Path, uid: u32, geometry: Geometry) -> Result<Mappi
     let result = initialise(&fd, geometry, seed, mode).and_then(|()| publish(&tmp, path));
     // Gone already when the rename moved it; left when another process's
     // file won, when the link fallback was taken, or on failure.
-    let _ = std::fs::remove_file(&tmp);
+    let _ = cstring(&tmp).and_then(|c| crate::sys::unlink(&c));
     result?;
     drop(fd);
     open_existing(path, uid, true)
@@ -403,10 +401,9 @@ fn initialise(
     let size = geometry.file_size();
     // The mode is set explicitly: the process umask must not decide who may
     // read or write the file.
-    // SAFETY: plain syscalls on an open descriptor.
-    unsafe { libc::fchmod(fd.as_raw_fd(), mode) };
+    let _ = crate::sys::fchmod(fd.as_raw_fd(), mode);
     let len = libc::off_t::try_from(size).map_err(|_| MapError::Untrusted(Check::Size))?;
-    // SAFETY: as above.
+    // SAFETY: a plain system call on an open descriptor; no memory passed.
     let rc = unsafe { libc::posix_fallocate(fd.as_raw_fd(), 0, len) };
     if rc != 0 {
         return Err(io::Error::from_raw_os_error(rc).into());
@@ -483,11 +480,13 @@ fn publish(tmp: &Path, path: &Path) -> Result<(), MapError> {
     let err = io::Error::last_os_error();
     match err.raw_os_error() {
         Some(libc::EEXIST) => Ok(()),
-        Some(libc::EINVAL | libc::ENOSYS | libc::EPERM) => match std::fs::hard_link(tmp, path) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
-            Err(e) => Err(e.into()),
-        },
+        Some(libc::EINVAL | libc::ENOSYS | libc::EPERM) => {
+            match crate::sys::link(&c_tmp, &c_path) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+                Err(e) => Err(e.into()),
+            }
+        }
         _ => Err(err.into()),
     }
 }

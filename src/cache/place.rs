@@ -232,16 +232,14 @@ fn check_private_dir(dir: &Path, uid: u32) -> Result<(), Failure> {
 fn ensure_private_dir(dir: &Path, uid: u32) -> Result<(), Failure> {
     let c = CString::new(dir.as_os_str().as_bytes())
         .map_err(|_| Failure::new(dir, Problem::Os(libc::EINVAL)))?;
-    // SAFETY: `c` is a valid C string.
-    if unsafe { libc::mkdir(c.as_ptr(), 0o700) } == 0 {
+    let made = crate::sys::mkdir(&c, 0o700);
+    if made.is_ok() {
         // A umask may have cleared owner bits; group and other bits were
         // never asked for. Nobody else can rename a fresh directory in a
         // sticky /dev/shm between these calls, and the check below looks
         // again anyway.
-        // SAFETY: as above.
-        unsafe { libc::chmod(c.as_ptr(), 0o700) };
-    } else {
-        let err = io::Error::last_os_error();
+        let _ = crate::sys::chmod(&c, 0o700);
+    } else if let Err(err) = made {
         if err.kind() != io::ErrorKind::AlreadyExists {
             return Err(Failure::new(dir, Problem::from_io(&err)));
         }

@@ -361,7 +361,7 @@ impl<'m> Table<'m> {
             // on the winner's lease; once it exits, that lease's waiters ask
             // for themselves: one extra query each, as before this store.
             let owner = self.header.lease_owners.get(index);
-            let me = std::process::id();
+            let me = crate::sys::pid();
             if let Some(owner) = owner {
                 // SYNC POINT: Relaxed; the owner is a hint for waiters
                 // (bounded by the lease), not part of the lease itself.
@@ -449,9 +449,10 @@ fn process_exists(pid: u32) -> bool {
     if pid <= 0 {
         return true;
     }
-    // SAFETY: kill with signal 0 sends nothing; it only checks the pid.
-    let rc = unsafe { libc::kill(pid, 0) };
-    rc == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+    match crate::sys::probe_process(pid) {
+        Ok(()) => true,
+        Err(e) => e.raw_os_error() != Some(libc::ESRCH),
+    }
 }
 
 fn lease_tag(key_hash: u64) -> u32 {

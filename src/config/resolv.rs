@@ -140,15 +140,8 @@ fn scope_id(scope: &str) -> Option<u32> {
 /// glibc's fallback search domain: the part of the host name after its
 /// first dot, when resolv.conf names no domain and no search list.
 fn default_domain() -> Option<String> {
-    let mut buf = [0u8; 256];
-    // SAFETY: the pointer and length describe `buf`, which gethostname fills
-    // with at most that many bytes.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return None;
-    }
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    let host = std::str::from_utf8(buf.get(..end)?).ok()?;
+    let name = crate::sys::node_name()?;
+    let host = std::str::from_utf8(&name).ok()?;
     let (_, domain) = host.split_once('.')?;
     (!domain.is_empty()).then(|| domain.to_owned())
 }
