@@ -488,7 +488,7 @@ pub struct Layout {
 
 /// Checks entry bytes for `key` under `generation`, computing their
 /// checksum. `None` unless valid. (Tests and fuzzing; lookups fold the
-/// checksum into their copy out of the slot and call [`check_summed`].)
+/// checksum into their copy out of the slot and call `check_summed`.)
 pub fn check(
     buf: &[u8],
     key: &Key<'_>,
@@ -693,7 +693,7 @@ pub fn encode_transient(key: &Key<'_>, entry: &Entry) -> Option<Encoded> {
     encode(entry, key, 0, 0)
 }
 
-/// Reads the layout of bytes [`encode`] just sealed, to serve them the way
+/// Reads the layout of bytes `encode` just sealed, to serve them the way
 /// a hit is served. They never left this process, so their key hash and
 /// checksum words are taken as written (not computed again); the rest is
 /// checked as a hit's bytes are.
