@@ -1,22 +1,25 @@
 //! System calls made through `syscall(2)` rather than their libc wrappers.
 //!
 //! The module is linked with `-z now`, so ld.so looks up every libc symbol
-//! it imports at each `dlopen`, in every process that loads it: about
+//! it imports at each `dlopen`, in every process that loads it: 0.1 to
 //! 0.2 µs a symbol (a do-nothing module given rustcache's 63 extra imports
-//! loaded 13 µs slower, 300 interleaved fresh processes). The calls here
+//! loaded 13 µs slower; the nine of [`net`] cost rustcache 0.7 µs and
+//! 7,000 instructions, interleaved fresh processes). The calls here
 //! run rarely (creating a cache file or directory, a lease holder that may
 //! have died) or need nothing libc adds to them, so each goes through the
-//! one `syscall` import the module has anyway. Calls that are cancellation
-//! points (I/O, poll, sleeps), those whose wrappers do real work
-//! (`posix_fallocate`'s fallback, `lstat`'s structure translation) and
-//! `getrandom` (the tests stand in for it with an LD_PRELOAD) keep their
-//! wrappers.
+//! one `syscall` import the module has anyway; [`net`] has the upstream
+//! client's socket calls. Those whose wrappers do real work
+//! (`posix_fallocate`'s fallback, `lstat`'s structure translation), the
+//! ones std makes anyway (`open`, `read`, `close`, `mmap`) and `getrandom`
+//! (the tests stand in for it with an LD_PRELOAD) keep their wrappers.
 //!
 //! Only `*at` forms are used: they exist on every Linux architecture
 //! (aarch64 has no `mkdir`, `unlink` or `link`).
 
 use std::ffi::CStr;
 use std::io;
+
+pub mod net;
 
 /// `Ok` of a system call's non-negative result, else errno.
 fn result(rc: libc::c_long) -> io::Result<libc::c_long> {

@@ -131,10 +131,7 @@ fn scope_id(scope: &str) -> Option<u32> {
         return Some(number);
     }
     let name = std::ffi::CString::new(scope).ok()?;
-    // SAFETY: `name` is a valid NUL-terminated string that outlives the call;
-    // if_nametoindex only reads it.
-    let index = unsafe { libc::if_nametoindex(name.as_ptr()) };
-    (index != 0).then_some(index)
+    crate::sys::net::interface_index(&name)
 }
 
 /// glibc's fallback search domain: the part of the host name after its

@@ -23,7 +23,7 @@
 //! doubling to 300 s), and only to the one caller holding the lease.
 
 use std::io;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
@@ -32,6 +32,7 @@ use super::transport::{poll, send_all, udp_connect, RecvBuffer, TcpQuery};
 use crate::cache::health::{HealthTable, ServerHealth, State, INITIAL_HEDGE};
 use crate::cache::QType;
 use crate::clock::now_ms;
+use crate::sys::net::Socket;
 
 /// How the servers are to be asked.
 pub struct Plan<'a> {
@@ -78,7 +79,7 @@ pub struct Unavailable;
 /// One server asked in one round.
 struct Attempt {
     server: usize,
-    udp: UdpSocket,
+    udp: Socket,
     /// TCP retries of truncated answers, per question slot.
     tcp: [Option<TcpQuery>; 2],
     sent_at: Instant,

@@ -7,10 +7,12 @@
 //! Every socket is created close-on-exec and lives no longer than the
 //! lookup that made it.
 
-use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream, UdpSocket};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
+
+use crate::sys::net::{self as sock, Socket};
 
 /// Largest datagram we read; larger ones are cut and then fail to decode.
 pub const RECV_BUFFER: usize = 4096;
@@ -37,23 +39,12 @@ impl RecvBuffer {
         }
     }
 
-    /// One datagram waiting on `socket` (as `UdpSocket::recv`: no flags, a
-    /// longer one is cut at the buffer's size): the bytes received.
-    pub fn recv(&mut self, socket: &UdpSocket) -> io::Result<&[u8]> {
-        // SAFETY: recv writes at most RECV_BUFFER bytes into the buffer,
-        // which is valid for writes of that many bytes.
-        let n = unsafe {
-            libc::recv(
-                socket.as_raw_fd(),
-                self.bytes.as_mut_ptr().cast(),
-                RECV_BUFFER,
-                0,
-            )
-        };
-        let Ok(n) = usize::try_from(n) else {
-            return Err(io::Error::last_os_error());
-        };
-        let n = n.min(RECV_BUFFER);
+    /// One datagram waiting on `socket` (no flags; a longer one is cut at
+    /// the buffer's size): the bytes received.
+    pub fn recv(&mut self, socket: &Socket) -> io::Result<&[u8]> {
+        // SAFETY: the buffer is valid for writes of RECV_BUFFER bytes, and
+        // recv writes at most that many.
+        let n = unsafe { socket.recv_raw(self.bytes.as_mut_ptr().cast(), RECV_BUFFER) }?;
         // SAFETY: the kernel initialised the first `n` bytes (n <= the
         // buffer's length); they stay borrowed from `self` while read.
         Ok(unsafe { std::slice::from_raw_parts(self.bytes.as_ptr().cast::<u8>(), n) })
@@ -61,8 +52,8 @@ impl RecvBuffer {
 }
 
 /// Opens a non-blocking, close-on-exec UDP socket connected to `server`.
-pub fn udp_connect(server: &SocketAddr) -> io::Result<UdpSocket> {
-    let socket = UdpSocket::from(new_socket(server, libc::SOCK_DGRAM)?);
+pub fn udp_connect(server: &SocketAddr) -> io::Result<Socket> {
+    let socket = Socket::new(server, libc::SOCK_DGRAM)?;
     socket.connect(server)?;
     Ok(socket)
 }
@@ -71,7 +62,7 @@ pub fn udp_connect(server: &SocketAddr) -> io::Result<UdpSocket> {
 /// `sendmmsg`, retrying EINTR and continuing after a partial send. Returns
 /// how many were sent, in order, and whether a send failed (ECONNREFUSED:
 /// the server's ICMP unreachable; or any other error).
-pub fn send_all<'q>(socket: &UdpSocket, queries: impl Iterator<Item = &'q [u8]>) -> (usize, bool) {
+pub fn send_all<'q>(socket: &Socket, queries: impl Iterator<Item = &'q [u8]>) -> (usize, bool) {
     let mut iovecs = [libc::iovec {
         iov_base: std::ptr::null_mut(),
         iov_len: 0,
@@ -91,21 +82,13 @@ pub fn send_all<'q>(socket: &UdpSocket, queries: impl Iterator<Item = &'q [u8]>)
     let mut sent = 0;
     while sent < count {
         let rest = messages.get_mut(sent..count).unwrap_or_default();
-        // SAFETY: `rest` is a valid array of `rest.len()` mmsghdr whose iovecs
-        // point at the callers' query buffers, alive for this call; the socket
-        // is connected, so no address is needed.
-        let n = unsafe {
-            libc::sendmmsg(
-                socket.as_raw_fd(),
-                rest.as_mut_ptr(),
-                rest.len() as libc::c_uint,
-                libc::MSG_NOSIGNAL,
-            )
-        };
-        match usize::try_from(n) {
+        // SAFETY: the iovecs of `rest` point at the callers' query buffers,
+        // alive for this call; the socket is connected, so no address is
+        // needed.
+        match unsafe { socket.send_messages(rest) } {
             Ok(0) => return (sent, true),
             Ok(n) => sent += n,
-            Err(_) if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(_) => return (sent, true),
         }
     }
@@ -118,17 +101,10 @@ pub fn poll(fds: &mut [libc::pollfd], timeout: Duration) -> io::Result<()> {
     let until = Instant::now() + timeout;
     loop {
         let left = until.saturating_duration_since(Instant::now());
-        // Round up so a sub-millisecond wait does not become a busy loop.
-        let ms = i32::try_from(left.as_micros().div_ceil(1000)).unwrap_or(i32::MAX);
-        // SAFETY: `fds` is a valid, writable array of `fds.len()` pollfd
-        // structures for the duration of the call.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
-        if n >= 0 {
-            return Ok(());
-        }
-        let err = io::Error::last_os_error();
-        if err.kind() != io::ErrorKind::Interrupted {
-            return Err(err);
+        match sock::poll(fds, left) {
+            Ok(_) => return Ok(()),
+            Err(e) if e.kind() != io::ErrorKind::Interrupted => return Err(e),
+            Err(_) => {}
         }
         if Instant::now() >= until {
             for fd in fds.iter_mut() {
@@ -143,7 +119,7 @@ pub fn poll(fds: &mut [libc::pollfd], timeout: Duration) -> io::Result<()> {
 /// so that a server slow over TCP holds up nobody: a non-blocking connect,
 /// then the framed query written, then the framed reply read.
 pub struct TcpQuery {
-    stream: TcpStream,
+    stream: Socket,
     out: Vec<u8>,
     written: usize,
     input: Vec<u8>,
@@ -154,28 +130,16 @@ impl TcpQuery {
     /// Starts connecting to `server` (close-on-exec, non-blocking).
     pub fn start(server: &SocketAddr, query: &[u8]) -> io::Result<TcpQuery> {
         let len = u16::try_from(query.len()).map_err(|_| io::ErrorKind::InvalidInput)?;
-        let fd = new_socket(server, libc::SOCK_STREAM)?;
-        let (storage, storage_len) = sockaddr(server);
-        // SAFETY: `storage` holds a valid sockaddr of `storage_len` bytes
-        // for the socket's family; connect only reads it.
-        let rc = unsafe {
-            libc::connect(
-                fd.as_raw_fd(),
-                std::ptr::addr_of!(storage).cast(),
-                storage_len,
-            )
-        };
-        if rc != 0 {
-            let err = io::Error::last_os_error();
-            if err.raw_os_error() != Some(libc::EINPROGRESS) {
-                return Err(err);
-            }
+        let stream = Socket::new(server, libc::SOCK_STREAM)?;
+        match stream.connect(server) {
+            Err(e) if e.raw_os_error() != Some(libc::EINPROGRESS) => return Err(e),
+            _ => {}
         }
         let mut out = Vec::with_capacity(query.len() + 2);
         out.extend_from_slice(&len.to_be_bytes());
         out.extend_from_slice(query);
         Ok(TcpQuery {
-            stream: TcpStream::from(fd),
+            stream,
             out,
             written: 0,
             input: Vec::new(),
@@ -208,7 +172,7 @@ impl TcpQuery {
         }
         while self.written < self.out.len() {
             let rest = self.out.get(self.written..).unwrap_or(&[]);
-            match self.stream.write(rest) {
+            match self.stream.send(rest) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => self.written += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -227,7 +191,7 @@ impl TcpQuery {
             self.input.resize(start + TCP_READ, 0);
             let got = self
                 .stream
-                .read(self.input.get_mut(start..).unwrap_or_default());
+                .recv(self.input.get_mut(start..).unwrap_or_default());
             self.input.truncate(start + got.as_ref().map_or(0, |n| *n));
             match got {
                 Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
@@ -248,67 +212,4 @@ impl TcpQuery {
         self.input.drain(..2 + len);
         Some(message)
     }
-}
-
-/// A new non-blocking, close-on-exec socket of `kind` for `server`'s family.
-fn new_socket(server: &SocketAddr, kind: i32) -> io::Result<OwnedFd> {
-    let family = match server {
-        SocketAddr::V4(_) => libc::AF_INET,
-        SocketAddr::V6(_) => libc::AF_INET6,
-    };
-    // SAFETY: plain socket(2) call with constant arguments; the result is
-    // checked before use.
-    let fd = unsafe { libc::socket(family, kind | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `fd` was just returned by socket(2), is open, and is owned by
-    // nothing else; OwnedFd takes sole ownership and closes it on drop.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
-/// `server` as a C socket address.
-fn sockaddr(server: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
-    // SAFETY: sockaddr_storage is plain old data; all-zero is a valid value.
-    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
-    let len = match server {
-        SocketAddr::V4(v4) => {
-            let sin = libc::sockaddr_in {
-                sin_family: libc::AF_INET as libc::sa_family_t,
-                sin_port: v4.port().to_be(),
-                sin_addr: libc::in_addr {
-                    s_addr: u32::from_ne_bytes(v4.ip().octets()),
-                },
-                sin_zero: [0; 8],
-            };
-            // SAFETY: sockaddr_storage is larger than and aligned for
-            // sockaddr_in.
-            unsafe {
-                std::ptr::addr_of_mut!(storage)
-                    .cast::<libc::sockaddr_in>()
-                    .write(sin)
-            };
-            std::mem::size_of::<libc::sockaddr_in>()
-        }
-        SocketAddr::V6(v6) => {
-            let sin6 = libc::sockaddr_in6 {
-                sin6_family: libc::AF_INET6 as libc::sa_family_t,
-                sin6_port: v6.port().to_be(),
-                sin6_flowinfo: v6.flowinfo(),
-                sin6_addr: libc::in6_addr {
-                    s6_addr: v6.ip().octets(),
-                },
-                sin6_scope_id: v6.scope_id(),
-            };
-            // SAFETY: sockaddr_storage is larger than and aligned for
-            // sockaddr_in6.
-            unsafe {
-                std::ptr::addr_of_mut!(storage)
-                    .cast::<libc::sockaddr_in6>()
-                    .write(sin6)
-            };
-            std::mem::size_of::<libc::sockaddr_in6>()
-        }
-    };
-    (storage, len as libc::socklen_t)
 }
