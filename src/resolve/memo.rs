@@ -21,8 +21,16 @@
 //! It holds at most [`MEMO_SIZE`] answers of at most [`ANSWER_BYTES`]
 //! bytes per thread (under 3 KiB in all), has no destructor, and takes no
 //! lock: a thread only ever touches its own memo.
+//!
+//! A process's first answer is not memoised. Most processes that load the
+//! module make one lookup (curl, a health check, a cron job) and would
+//! never read their memo; and a thread's first touch of the module's
+//! thread-locals costs it their whole block, which ld.so allocates and
+//! zeroes then (2.6 KiB: often a fresh heap page, a page fault). Threads
+//! memoise from the process's second answer on.
 
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::question::Token;
 use crate::answer::{Family, HostView};
@@ -253,7 +261,12 @@ fn still_valid(check: &Check, tables: &[Option<Table<'_>>; 2], now: u64) -> bool
     valid
 }
 
-/// Remembers an answer read from the cache by the first candidate.
+/// Whether this process has had an answer to remember yet (its first is
+/// not remembered; see the module's documentation).
+static PAST_FIRST: AtomicBool = AtomicBool::new(false);
+
+/// Remembers an answer read from the cache by the first candidate (from
+/// the process's second such answer on).
 pub fn remember(
     name: &[u8],
     family: Family,
@@ -261,6 +274,12 @@ pub fn remember(
     checks: [Option<Check>; 2],
     view: &HostView<'_>,
 ) {
+    // A load, and a store only once: threads of a busy process share the
+    // line without writing it.
+    if !PAST_FIRST.load(Ordering::Relaxed) {
+        PAST_FIRST.store(true, Ordering::Relaxed);
+        return;
+    }
     let Some(answer) = Answer::build(view) else {
         return;
     };
@@ -341,7 +360,11 @@ mod tests {
         };
         let v4 = [192u8, 0, 2, 7];
         let view = HostView::from_parts("memo.example", &[], &v4, &[], ttl);
-        remember(b"memo.example", Family::V4, 7, [Some(check), None], &view);
+        // Twice: a process's first answer is not remembered, and this may
+        // be this test process's first.
+        for _ in 0..2 {
+            remember(b"memo.example", Family::V4, 7, [Some(check), None], &view);
+        }
         let session = crate::cache::Session::for_tests(Some(&mapping));
         for now in [stored - 3, stored, stored + 1] {
             let got = lookup(b"memo.example", Family::V4, 7, &session, now, |v, _| {

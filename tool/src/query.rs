@@ -84,6 +84,7 @@ struct Seen {
 }
 
 pub fn run(query: &str, qtype: Option<TypeArg>, json: bool) -> Result<ExitCode, String> {
+    provenance::record();
     let config = files::config();
     let address = query.parse::<IpAddr>().ok();
     let (names, qtypes, family) = match (address, qtype) {

@@ -38,6 +38,7 @@
 //! | `nssloopX ...` (X = `4`, `4pat`, `3`, `2`, `1`, `addr2`, `addr`) | the same call without BUFLEN: from buflen 1, doubling while the module returns TRYAGAIN with errno ERANGE and h_errno NETDB_INTERNAL, exactly as glibc retries |
 //! | `sleep MS` | sleep |
 //! | `fds` | list this process's open file descriptors (`/proc/self/fd`) |
+//! | `tls MODULE` | whether this thread has `libnss_MODULE.so.2`'s thread-local block (ld.so allocates it on the thread's first touch of the module's thread-locals; `dl_iterate_phdr`'s `dlpi_tls_data`) |
 //! | `deny SYSCALL ERRNO` | from then on SYSCALL (`renameat2`) fails with ERRNO (`ENOSYS`, `EPERM`, `EINVAL`) in this process: a seccomp filter, as a container runtime's profile that does not know the call |
 //!
 //! Direct-call options: `off=N` starts the buffer N bytes past an 8-byte boundary,
@@ -74,6 +75,7 @@
 //! fds:    ok count=N fds=0=file,1=file,2=file,3=socket   (kind: `file` for a path,
 //!         else the link's prefix: socket, pipe, anon_inode, ...; the descriptor used
 //!         to list them is left out)
+//! tls:    ok tls=allocated | ok tls=none   (error not-loaded, error no-tls)
 //! ```
 //!
 //! `aligned=yes` means every pointer array and tuple placed in the buffer is 8-byte
@@ -201,7 +203,53 @@ pub fn run_op(op: &Op) -> String {
             "ok".to_string()
         }
         Op::Fds => open_fds(),
+        Op::Tls { module } => module_tls(module),
         Op::Deny { nr, errno } => deny::install(*nr, *errno),
+    }
+}
+
+/// `ok tls=allocated|none` for `libnss_MODULE.so.2` in the calling thread,
+/// `error not-loaded` if the process has not loaded it, `error no-tls` if it
+/// has no thread-locals at all.
+fn module_tls(module: &str) -> String {
+    struct Search {
+        file: String,
+        found: Option<(bool, bool)>,
+    }
+    unsafe extern "C" fn each(
+        info: *mut libc::dl_phdr_info,
+        _size: libc::size_t,
+        data: *mut libc::c_void,
+    ) -> libc::c_int {
+        // SAFETY: dl_iterate_phdr passes the `Search` given below as `data`
+        // and a valid dl_phdr_info for one loaded object.
+        let (search, info) = unsafe { (&mut *data.cast::<Search>(), &*info) };
+        if info.dlpi_name.is_null() {
+            return 0;
+        }
+        // SAFETY: a non-null dlpi_name is a NUL-terminated path.
+        let name = unsafe { std::ffi::CStr::from_ptr(info.dlpi_name) };
+        let matches = name
+            .to_str()
+            .is_ok_and(|n| n.rsplit('/').next() == Some(search.file.as_str()));
+        if !matches {
+            return 0;
+        }
+        search.found = Some((info.dlpi_tls_modid != 0, !info.dlpi_tls_data.is_null()));
+        1
+    }
+    let mut search = Search {
+        file: format!("libnss_{module}.so.2"),
+        found: None,
+    };
+    // SAFETY: `each` matches dl_iterate_phdr's callback type and reads
+    // `data` only as the `Search` passed here, alive for the call.
+    unsafe { libc::dl_iterate_phdr(Some(each), std::ptr::addr_of_mut!(search).cast()) };
+    match search.found {
+        None => "error not-loaded".to_string(),
+        Some((false, _)) => "error no-tls".to_string(),
+        Some((true, true)) => "ok tls=allocated".to_string(),
+        Some((true, false)) => "ok tls=none".to_string(),
     }
 }
 

@@ -114,6 +114,8 @@ pub enum Op {
     Sleep(Duration),
     /// List the open file descriptors.
     Fds,
+    /// Whether this thread has a module's thread-local block.
+    Tls { module: String },
     /// Make a system call fail from now on (seccomp).
     Deny { nr: libc::c_long, errno: i32 },
 }
@@ -235,6 +237,9 @@ fn parse_op(fields: &[Vec<u8>]) -> Result<Op, String> {
         }
         "sleep" => Op::Sleep(Duration::from_millis(parse_num(arg(0, "MS")?)?)),
         "fds" => Op::Fds,
+        "tls" => Op::Tls {
+            module: String::from_utf8_lossy(arg(0, "MODULE")?).into_owned(),
+        },
         "deny" => {
             let text = |b: &Vec<u8>| String::from_utf8_lossy(b).into_owned();
             let (nr, errno) =
