@@ -216,7 +216,12 @@ pub fn interface_index(name: &CStr) -> Option<u32> {
     for (dst, &src) in req.ifr_name.iter_mut().zip(bytes) {
         *dst = src as libc::c_char;
     }
-    let socket = Socket::of_family(libc::AF_INET, libc::SOCK_DGRAM).ok()?;
+    // Any socket takes the device ioctls; a local one first, as glibc's
+    // if_nametoindex does, so that a process kept off IPv4 still gets an
+    // answer.
+    let socket = [libc::AF_UNIX, libc::AF_INET, libc::AF_INET6]
+        .into_iter()
+        .find_map(|family| Socket::of_family(family, libc::SOCK_DGRAM).ok())?;
     // SAFETY: `req` is a valid ifreq with a NUL-terminated name (zeroed
     // past it); SIOCGIFINDEX writes only its ifru_ifindex member.
     result(unsafe {
