@@ -25,6 +25,18 @@
 //! * The dynamic section on the RELRO page ld.so writes first
 //!   (`dynamic.ld`), so reading it at dlopen costs no page fault of its own.
 //!
+//! * std's panic handler and allocation-failure handler replaced by the
+//!   module's own (`src/std_entries.rs`) with `--wrap`: core's references
+//!   to them bind to ours, std's are left unreferenced, and the linker drops
+//!   them with everything only they reach: the default panic hook and its
+//!   backtrace printer (gimli, addr2line, rustc-demangle, miniz_oxide).
+//!   Stable Rust has no other way to leave that code out (`-Z build-std`
+//!   does); it was 45% of the module (545 -> 299 KiB stripped), and its
+//!   relocations and imports were loaded at every dlopen. The symbols'
+//!   names carry a hash of the compiler's version, so they are read from
+//!   this toolchain's own std; where they cannot be found, the module keeps
+//!   std's handlers (and their silenced hook) and says so in a warning.
+//!
 //! Where the C compiler has no `libgcc_eh.a`, the module falls back to
 //! `libgcc_s.so.1` (slower to load, same behaviour) and says so in a
 //! build warning.
@@ -59,6 +71,7 @@ fn main() {
     }
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-env-changed=CC");
+    replace_std_entries();
     match static_unwinder() {
         Some(archive) => {
             let dir = archive.parent().map(PathBuf::from).unwrap_or_default();
@@ -81,4 +94,119 @@ fn static_unwinder() -> Option<PathBuf> {
     let path = PathBuf::from(String::from_utf8(out.stdout).ok()?.trim());
     // An answer without a directory means the compiler does not have it.
     (path.is_absolute() && path.is_file()).then_some(path)
+}
+
+/// The panic handler and the allocation-error handler std defines, as this
+/// toolchain names them (`rust_begin_unwind`, `__rust_alloc_error_handler`:
+/// plain in older compilers, mangled with a hash of the compiler's version
+/// in newer ones).
+struct StdEntries {
+    panic: String,
+    alloc_error: String,
+}
+
+/// Wraps std's entry points (see the top of this file) and writes the
+/// module's definitions of the wrappers into `$OUT_DIR/std_entries.rs`
+/// (empty where they are not wrapped).
+fn replace_std_entries() {
+    println!("cargo:rerun-if-env-changed=RUSTC");
+    println!("cargo:rustc-check-cfg=cfg(std_entries_replaced)");
+    let out = PathBuf::from(std::env::var_os("OUT_DIR").unwrap_or_default()).join("std_entries.rs");
+    let code = match std_entries() {
+        Some(entries) => {
+            for name in [&entries.panic, &entries.alloc_error] {
+                println!("cargo:rustc-cdylib-link-arg=-Wl,--wrap={name}");
+            }
+            println!("cargo:rustc-cfg=std_entries_replaced");
+            format!(
+                "wrapper!(\"__wrap_{}\", panic_entry);\nwrapper!(\"__wrap_{}\", alloc_error_entry);\n",
+                entries.panic, entries.alloc_error
+            )
+        }
+        None => {
+            println!(
+                "cargo:warning=std's panic entry points not found in this toolchain: the \
+                 module keeps std's (and its backtrace printer: about 250 KiB more)"
+            );
+            String::new()
+        }
+    };
+    if let Err(e) = std::fs::write(&out, code) {
+        println!("cargo:warning=cannot write {}: {e}", out.display());
+    }
+}
+
+/// Finds the entry points' names in this toolchain's libstd and liballoc.
+fn std_entries() -> Option<StdEntries> {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned());
+    let target = std::env::var("TARGET").ok()?;
+    let out = Command::new(rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()?;
+    let sysroot = PathBuf::from(String::from_utf8(out.stdout).ok()?.trim());
+    let dir = sysroot.join("lib/rustlib").join(target).join("lib");
+    let rlib = |prefix: &str| -> Option<Vec<u8>> {
+        let entry = std::fs::read_dir(&dir).ok()?.flatten().find(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.starts_with(prefix) && name.ends_with(".rlib")
+        })?;
+        std::fs::read(entry.path()).ok()
+    };
+    let std_lib = rlib("libstd-")?;
+    let alloc_lib = rlib("liballoc-")?;
+    // Mangled (v0): _RNv Cs<hash>_ 7___rustc 17rust_begin_unwind.
+    let mangled = b"7___rustc17rust_begin_unwind";
+    let entries = match find(&std_lib, mangled) {
+        Some(at) => {
+            let start = symbol_start(&std_lib, at)?;
+            let prefix = std::str::from_utf8(std_lib.get(start..at + 9)?).ok()?;
+            StdEntries {
+                panic: format!("{prefix}17rust_begin_unwind"),
+                alloc_error: format!("{prefix}26___rust_alloc_error_handler"),
+            }
+        }
+        None => StdEntries {
+            panic: "rust_begin_unwind".to_owned(),
+            alloc_error: "__rust_alloc_error_handler".to_owned(),
+        },
+    };
+    // Both must be there: the panic handler defined by std, the allocation
+    // error handler called by alloc's handle_alloc_error.
+    let present = |lib: &[u8], name: &str| {
+        let mut sym = name.as_bytes().to_vec();
+        sym.push(0);
+        // A whole symbol name, not the tail of a longer one.
+        let mut from = 0;
+        while let Some(at) = lib.get(from..).and_then(|rest| find(rest, &sym)) {
+            let at = from + at;
+            let before = at.checked_sub(1).and_then(|i| lib.get(i)).copied();
+            if !before.is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                return true;
+            }
+            from = at + 1;
+        }
+        false
+    };
+    (present(&std_lib, &entries.panic) && present(&alloc_lib, &entries.alloc_error))
+        .then_some(entries)
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Where the symbol name around `at` starts: after the NUL (or other
+/// non-symbol byte) before it.
+fn symbol_start(bytes: &[u8], at: usize) -> Option<usize> {
+    let head = bytes.get(..at)?;
+    let start = head
+        .iter()
+        .rposition(|&b| !(b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b == b'.'))
+        .map_or(0, |i| i + 1);
+    bytes
+        .get(start..start + 2)
+        .filter(|p| p == b"_R")
+        .map(|_| start)
 }

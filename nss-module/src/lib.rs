@@ -7,10 +7,10 @@
 //!
 //! Rules for code inside other people's processes: no entry point may
 //! unwind into C (every one runs under `catch_unwind`, and a caught panic
-//! becomes UNAVAIL so the next source answers), nothing is printed (the
-//! panic hook of this library's copy of std is silenced), and nothing is
-//! written to the caller's buffer, `*pat` or `*result` unless the call
-//! succeeds.
+//! or allocation failure becomes UNAVAIL so the next source answers),
+//! nothing is printed (std's panic handler is replaced by a silent one,
+//! `std_entries`), and nothing is written to the caller's buffer, `*pat` or
+//! `*result` unless the call succeeds.
 //!
 //! Enable it with a hosts line such as
 //! `hosts: files rustcache [!UNAVAIL=return] dns`.
@@ -20,12 +20,12 @@
 mod other_databases;
 mod pack;
 mod status;
+mod std_entries;
 mod unwind;
 
 use std::ffi::CStr;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::Once;
 
 use libc::{c_char, c_int, c_void, hostent, socklen_t};
 use rustcache::{Family, Resolver};
@@ -33,11 +33,16 @@ use rustcache::{Family, Resolver};
 use pack::{measure_hostent, measure_tuples, pack_hostent, pack_tuples, GaihAddrtuple, HostEntry};
 use status::{report, split, Failure, NssStatus, NSS_STATUS_SUCCESS};
 
-/// Runs an entry point body: silences panic output, and turns a panic into
-/// UNAVAIL instead of unwinding into C.
+/// Runs an entry point body, turning a panic (or an allocation failure)
+/// into UNAVAIL instead of unwinding into C. With std's panic handler
+/// replaced (`std_entries`) no hook ever runs; with std's own, its hook is
+/// silenced first.
 fn guarded(body: impl FnOnce() -> Result<(), Failure>) -> Result<(), Failure> {
-    static QUIET: Once = Once::new();
-    QUIET.call_once(|| std::panic::set_hook(Box::new(|_| {})));
+    #[cfg(not(std_entries_replaced))]
+    {
+        static QUIET: std::sync::Once = std::sync::Once::new();
+        QUIET.call_once(|| std::panic::set_hook(Box::new(|_| {})));
+    }
     catch_unwind(AssertUnwindSafe(body)).unwrap_or(Err(Failure::UNAVAILABLE))
 }
 

@@ -53,12 +53,21 @@ enum Step {
 }
 
 /// Test builds only: panics on one name, with the configuration and a
-/// cache session held, as a bug deep in a lookup would.
+/// cache session held, as a bug deep in a lookup would; on another, asks
+/// the allocator for more memory than any machine has, as a lookup in a
+/// process out of memory would fail.
 #[cfg(feature = "panic-probe")]
 #[allow(clippy::panic)]
 fn panic_probe(name: &str) {
     if name.eq_ignore_ascii_case("panic-probe.rustcache.test") {
         panic!("panic probe");
+    }
+    if name.eq_ignore_ascii_case("oom-probe.rustcache.test") {
+        // isize::MAX bytes: a valid layout that no mmap can satisfy, so the
+        // real allocator fails and alloc calls its error handler.
+        let size = std::hint::black_box(isize::MAX as usize);
+        let bytes: Vec<u8> = Vec::with_capacity(size);
+        std::hint::black_box(&bytes);
     }
 }
 

@@ -14,6 +14,7 @@ pub fn tests() -> Vec<Trial> {
         the_core_library_links_libc_only_whatever_the_command_uses,
         the_module_needs_no_libgcc_s_and_nothing_newer_than_glibc_2_34,
         the_lookup_code_is_laid_out_first_and_the_panic_code_last,
+        std_s_panic_handler_hook_and_backtrace_printer_are_left_out,
     ]
 }
 
@@ -100,8 +101,8 @@ fn the_module_needs_no_libgcc_s_and_nothing_newer_than_glibc_2_34() {
 /// nss-module/hot.ld and cold.ld took effect (a linker that ignored them
 /// would still build a working module, with a fresh process's RSS back up
 /// by ~200 KiB): the PLT and getaddrinfo's entry point in `.text.hot`, before
-/// `.text`; std's backtrace printer and the unwinder in `.text.cold`, after
-/// it; the exception tables after `.rodata`.
+/// `.text`; the unwinder in `.text.cold`, after it; the exception tables
+/// after `.rodata`.
 fn the_lookup_code_is_laid_out_first_and_the_panic_code_last() {
     let (shipped, built) = module_path();
     assert!(built, "{} is missing: run `make build`", shipped.display());
@@ -166,4 +167,50 @@ fn tool_output(tool: &str, args: &[&str], file: &std::path::Path) -> String {
         .unwrap_or_else(|e| panic!("cannot run {tool} (binutils): {e}"));
     assert!(out.status.success(), "{tool} failed on {}", file.display());
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// nss-module/build.rs wrapped std's panic and allocation-error handlers
+/// (src/std_entries.rs): core's and alloc's calls reach the module's own,
+/// and std's handlers, its panic hook and its backtrace printer are not in
+/// the module at all (they were 45% of it). Both builds: the shipped one and
+/// the panic-probe one the panic tests load.
+fn std_s_panic_handler_hook_and_backtrace_printer_are_left_out() {
+    let (shipped, built) = module_path();
+    assert!(built, "{} is missing: run `make build`", shipped.display());
+    for module in [shipped, panic_module_dir().join("libnss_rustcache.so.2")] {
+        let symbols = tool_output("nm", &["-C"], &module);
+        let names: Vec<&str> = symbols
+            .lines()
+            .filter_map(|l| l.splitn(3, ' ').nth(2))
+            .collect();
+        for wrapper in ["rust_begin_unwind", "__rust_alloc_error_handler"] {
+            assert!(
+                names
+                    .iter()
+                    .any(|n| n.starts_with("__wrap_") && n.ends_with(wrapper)),
+                "no wrapper of {wrapper} in {}",
+                module.display()
+            );
+        }
+        // Functions only std's handlers reach (names as nm -C prints them;
+        // identical-code folding may leave an alias such as a RawVec of a
+        // gimli type, so whole paths of functions are matched).
+        for gone in [
+            "std::panicking::default_hook",
+            "std::panicking::rust_panic_with_hook",
+            "std::panicking::begin_panic_handler",
+            "std::sys::backtrace::_print_fmt",
+            "std::alloc::default_alloc_error_hook",
+            "addr2line::Context",
+            "rustc_demangle::demangle",
+            "miniz_oxide::inflate::core::decompress",
+        ] {
+            let found: Vec<&&str> = names.iter().filter(|n| n.starts_with(gone)).collect();
+            assert!(
+                found.is_empty(),
+                "{gone} in {}: {found:?}",
+                module.display()
+            );
+        }
+    }
 }

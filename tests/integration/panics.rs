@@ -1,4 +1,4 @@
-// A panic inside the module: caught at the entry point, UNAVAIL, the host process unharmed, in the shipped link configuration (static unwinder, no libgcc_s).
+// A panic inside the module, or an allocation that fails: caught at the entry point, UNAVAIL, the host process unharmed, in the shipped link configuration (static unwinder, no libgcc_s, std's panic and allocation-error handlers replaced).
 
 use std::path::PathBuf;
 
@@ -10,12 +10,15 @@ pub fn tests() -> Vec<Trial> {
     trials![
         a_panic_in_a_lookup_is_unavailable_and_the_process_goes_on,
         a_panic_falls_through_to_the_next_source,
+        an_allocation_failure_is_unavailable_and_the_process_goes_on,
     ]
 }
 
 /// The name on which a `panic-probe` build panics (see the core crate's
 /// `panic-probe` feature).
 const PANIC_NAME: &str = "panic-probe.rustcache.test";
+/// The name on which a `panic-probe` build asks for isize::MAX bytes.
+const OOM_NAME: &str = "oom-probe.rustcache.test";
 
 /// The directory of the `panic-probe` build of the module: the same
 /// release profile and build script as the shipped one, one feature more
@@ -75,5 +78,39 @@ fn a_panic_falls_through_to_the_next_source() {
         // glibc's dns module asked the zone, which has no such name.
         assert_results(&out, &["err EAI_NONAME"]);
         assert!(server.count() > before, "dns never asked");
+    });
+}
+
+/// std's default on a failed allocation prints a message and aborts the
+/// whole process; the module's handler (nss-module/src/std_entries.rs)
+/// unwinds to the entry point instead, which answers UNAVAIL, again and
+/// again, with nothing printed.
+fn an_allocation_failure_is_unavailable_and_the_process_goes_on() {
+    with_zone("rustcache", |sb, _| {
+        sb.set_module_dir(panic_module_dir());
+        let out = sb.probe(&[
+            &format!("gai {OOM_NAME} unspec"),
+            &format!("nss4 {OOM_NAME} 1024"),
+            "gai www.example.com unspec",
+            &format!("nss4 {OOM_NAME} 1024"),
+            &format!("nss4 {PANIC_NAME} 1024"),
+            "gai www.example.com unspec",
+        ]);
+        let results = out.results();
+        assert_eq!(results[0], "err EAI_NONAME", "\n{out}");
+        assert!(
+            results[1].starts_with("status=UNAVAIL errno=")
+                && results[1].contains("herr=NO_RECOVERY"),
+            "\n{out}"
+        );
+        assert_eq!(results[2], WWW_BOTH, "\n{out}");
+        assert_eq!(results[3], results[1], "\n{out}");
+        assert_eq!(results[4], results[1], "\n{out}");
+        assert_eq!(results[5], WWW_BOTH, "\n{out}");
+        assert!(out.status.success(), "\n{out}");
+        assert!(
+            !out.stderr.contains("memory allocation"),
+            "the module printed the failure:\n{out}"
+        );
     });
 }
