@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use libtest_mimic::Trial;
+use rustcache_testkit::ns::{ProbeOutput, Sandbox};
 
 use crate::common::{assert_results, with_zone, WWW_BOTH};
 
@@ -38,36 +39,44 @@ pub fn panic_module_dir() -> PathBuf {
 
 fn a_panic_in_a_lookup_is_unavailable_and_the_process_goes_on() {
     with_zone("rustcache", |sb, _| {
-        sb.set_module_dir(panic_module_dir());
-        let out = sb.probe(&[
-            &format!("gai {PANIC_NAME} unspec"),
-            &format!("nss4 {PANIC_NAME} 1024"),
-            &format!("ghbn {PANIC_NAME}"),
-            // The same process, the same module: still answering, its
-            // configuration lock and cache session not left poisoned.
-            "gai www.example.com unspec",
-            &format!("nss4 {PANIC_NAME} 1024"),
-            "gai www.example.com unspec",
-        ]);
-        let results = out.results();
-        // glibc's getaddrinfo reports a lone UNAVAIL source as EAI_NONAME;
-        // the direct call and gethostbyname show the status itself.
-        assert_eq!(results[0], "err EAI_NONAME", "\n{out}");
-        assert!(
-            results[1].starts_with("status=UNAVAIL errno=")
-                && results[1].contains("herr=NO_RECOVERY"),
-            "\n{out}"
-        );
-        assert!(results[2].starts_with("herr NO_RECOVERY"), "\n{out}");
-        assert_eq!(results[3], WWW_BOTH, "\n{out}");
-        assert_eq!(results[4], results[1], "\n{out}");
-        assert_eq!(results[5], WWW_BOTH, "\n{out}");
-        assert!(out.status.success(), "\n{out}");
+        let ghbn = format!("ghbn {PANIC_NAME}");
+        let out = unavailable_and_still_answering(sb, PANIC_NAME, &ghbn);
+        assert!(out.results()[2].starts_with("herr NO_RECOVERY"), "\n{out}");
         assert!(
             !out.stderr.contains("panic"),
             "the module printed its panic:\n{out}"
         );
     });
+}
+
+/// In one process of the panic-probe build: `name` through getaddrinfo and
+/// the direct call, `extra`, then a good name, `name` again and the good
+/// name again. Every lookup of `name` is UNAVAIL and the good name is
+/// answered both times (the configuration lock and cache session were not
+/// left poisoned); the process exits normally.
+fn unavailable_and_still_answering(sb: &Sandbox, name: &str, extra: &str) -> ProbeOutput {
+    sb.set_module_dir(panic_module_dir());
+    let out = sb.probe(&[
+        &format!("gai {name} unspec"),
+        &format!("nss4 {name} 1024"),
+        extra,
+        "gai www.example.com unspec",
+        &format!("nss4 {name} 1024"),
+        "gai www.example.com unspec",
+    ]);
+    let results = out.results();
+    // glibc's getaddrinfo reports a lone UNAVAIL source as EAI_NONAME;
+    // the direct call shows the status itself.
+    assert_eq!(results[0], "err EAI_NONAME", "\n{out}");
+    assert!(
+        results[1].starts_with("status=UNAVAIL errno=") && results[1].contains("herr=NO_RECOVERY"),
+        "\n{out}"
+    );
+    assert_eq!(results[3], WWW_BOTH, "\n{out}");
+    assert_eq!(results[4], results[1], "\n{out}");
+    assert_eq!(results[5], WWW_BOTH, "\n{out}");
+    assert!(out.status.success(), "\n{out}");
+    out
 }
 
 fn a_panic_falls_through_to_the_next_source() {
@@ -87,27 +96,10 @@ fn a_panic_falls_through_to_the_next_source() {
 /// again, with nothing printed.
 fn an_allocation_failure_is_unavailable_and_the_process_goes_on() {
     with_zone("rustcache", |sb, _| {
-        sb.set_module_dir(panic_module_dir());
-        let out = sb.probe(&[
-            &format!("gai {OOM_NAME} unspec"),
-            &format!("nss4 {OOM_NAME} 1024"),
-            "gai www.example.com unspec",
-            &format!("nss4 {OOM_NAME} 1024"),
-            &format!("nss4 {PANIC_NAME} 1024"),
-            "gai www.example.com unspec",
-        ]);
-        let results = out.results();
-        assert_eq!(results[0], "err EAI_NONAME", "\n{out}");
-        assert!(
-            results[1].starts_with("status=UNAVAIL errno=")
-                && results[1].contains("herr=NO_RECOVERY"),
-            "\n{out}"
-        );
-        assert_eq!(results[2], WWW_BOTH, "\n{out}");
-        assert_eq!(results[3], results[1], "\n{out}");
-        assert_eq!(results[4], results[1], "\n{out}");
-        assert_eq!(results[5], WWW_BOTH, "\n{out}");
-        assert!(out.status.success(), "\n{out}");
+        // A panic right after: the failure's unwinding left nothing behind.
+        let panic = format!("nss4 {PANIC_NAME} 1024");
+        let out = unavailable_and_still_answering(sb, OOM_NAME, &panic);
+        assert_eq!(out.results()[2], out.results()[1], "\n{out}");
         assert!(
             !out.stderr.contains("memory allocation"),
             "the module printed the failure:\n{out}"
