@@ -6,7 +6,8 @@
 //! loaded 13 µs slower; the nine of [`net`] cost rustcache 0.7 µs and
 //! 7,000 instructions, interleaved fresh processes). The calls here
 //! run rarely (creating a cache file or directory, a lease holder that may
-//! have died) or need nothing libc adds to them, so each goes through the
+//! have died, the pause of a caller waiting for another one's answer) or
+//! need nothing libc adds to them, so each goes through the
 //! one `syscall` import the module has anyway; [`net`] has the upstream
 //! client's socket calls. Those whose wrappers do real work
 //! (`posix_fallocate`'s fallback, `lstat`'s structure translation), the
@@ -18,6 +19,7 @@
 
 use std::ffi::CStr;
 use std::io;
+use std::time::Duration;
 
 pub mod net;
 
@@ -114,6 +116,37 @@ pub fn node_name() -> Option<Vec<u8>> {
     Some(name)
 }
 
+/// Sleeps for `pause` on the monotonic clock, through signals.
+pub fn sleep(pause: Duration) {
+    let mut left = timespec(pause);
+    loop {
+        let wanted = left;
+        // SAFETY: both pointers are valid timespecs; the kernel writes the
+        // time left into `left` when a signal interrupts the sleep.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_clock_nanosleep,
+                libc::CLOCK_MONOTONIC,
+                0,
+                std::ptr::addr_of!(wanted),
+                std::ptr::addr_of_mut!(left),
+            )
+        };
+        if rc == 0 || io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            return;
+        }
+    }
+}
+
+/// `span` as a C timespec (seconds clamped to `time_t`).
+fn timespec(span: Duration) -> libc::timespec {
+    libc::timespec {
+        tv_sec: libc::time_t::try_from(span.as_secs()).unwrap_or(libc::time_t::MAX),
+        // Under 10^9: fits every architecture's c_long.
+        tv_nsec: span.subsec_nanos() as libc::c_long,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,6 +155,14 @@ mod tests {
 
     fn c(path: &std::path::Path) -> CString {
         CString::new(path.as_os_str().as_encoded_bytes()).unwrap()
+    }
+
+    #[test]
+    fn sleep_waits_at_least_as_asked() {
+        let started = std::time::Instant::now();
+        sleep(Duration::from_millis(15));
+        assert!(started.elapsed() >= Duration::from_millis(15));
+        sleep(Duration::ZERO);
     }
 
     #[test]

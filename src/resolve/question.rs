@@ -553,7 +553,7 @@ impl<'a> Asker<'a> {
         let mut pause = WAIT_FIRST;
         let mut buf = [0u8; DATA_BYTES];
         loop {
-            crate::sys::net::sleep(pause);
+            crate::sys::sleep(pause);
             pause = (pause * 2).min(WAIT_MAX);
             let now = crate::clock::now_ms();
             let all_fresh = (0..2).all(|i| {

@@ -1,7 +1,6 @@
 //! The socket calls of the upstream client, through `syscall(2)`: the
-//! socket, `connect`, `sendmmsg`, `send`, `recv`, `SO_ERROR`, `ppoll`,
-//! the pause of a caller waiting for another one's answer, and the index
-//! of a network interface (a nameserver's `%scope`).
+//! socket, `connect`, `sendmmsg`, `send`, `recv`, `SO_ERROR`, `ppoll`, and
+//! the index of a network interface (a nameserver's `%scope`).
 //!
 //! Their libc wrappers add nothing a lookup uses: they are cancellation
 //! points, but a lookup makes its system calls with cancellation disabled
@@ -20,7 +19,7 @@ use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
-use super::result;
+use super::{result, timespec};
 
 /// A socket descriptor, closed on drop.
 #[derive(Debug)]
@@ -182,28 +181,6 @@ pub fn poll(fds: &mut [libc::pollfd], timeout: Duration) -> io::Result<usize> {
     Ok(usize::try_from(n).unwrap_or(0))
 }
 
-/// Sleeps for `pause` on the monotonic clock, through signals.
-pub fn sleep(pause: Duration) {
-    let mut left = timespec(pause);
-    loop {
-        let wanted = left;
-        // SAFETY: both pointers are valid timespecs; the kernel writes the
-        // time left into `left` when a signal interrupts the sleep.
-        let rc = unsafe {
-            libc::syscall(
-                libc::SYS_clock_nanosleep,
-                libc::CLOCK_MONOTONIC,
-                0,
-                std::ptr::addr_of!(wanted),
-                std::ptr::addr_of_mut!(left),
-            )
-        };
-        if rc == 0 || io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-            return;
-        }
-    }
-}
-
 /// The index of the network interface called `name` (if_nametoindex), if
 /// there is one.
 pub fn interface_index(name: &CStr) -> Option<u32> {
@@ -236,14 +213,6 @@ pub fn interface_index(name: &CStr) -> Option<u32> {
     // SAFETY: SIOCGIFINDEX succeeded, so it set the ifindex member.
     let index = unsafe { req.ifr_ifru.ifru_ifindex };
     u32::try_from(index).ok().filter(|&i| i != 0)
-}
-
-fn timespec(span: Duration) -> libc::timespec {
-    libc::timespec {
-        tv_sec: libc::time_t::try_from(span.as_secs()).unwrap_or(libc::time_t::MAX),
-        // Under 10^9: fits every architecture's c_long.
-        tv_nsec: span.subsec_nanos() as libc::c_long,
-    }
 }
 
 /// `server` as a C socket address.
@@ -425,7 +394,7 @@ mod tests {
                 failed = true;
                 break;
             }
-            sleep(Duration::from_millis(2));
+            crate::sys::sleep(Duration::from_millis(2));
         }
         assert!(failed);
 
@@ -446,14 +415,6 @@ mod tests {
             Ok(()) => panic!("connected to a closed port"),
         };
         assert_eq!(refused.kind(), io::ErrorKind::ConnectionRefused);
-    }
-
-    #[test]
-    fn sleep_waits_at_least_as_asked() {
-        let started = Instant::now();
-        sleep(Duration::from_millis(15));
-        assert!(started.elapsed() >= Duration::from_millis(15));
-        sleep(Duration::ZERO);
     }
 
     #[test]
