@@ -6,12 +6,12 @@
 //! loaded 13 µs slower; the nine of [`net`] cost rustcache 0.7 µs and
 //! 7,000 instructions, interleaved fresh processes). The calls here
 //! run rarely (creating a cache file or directory, a lease holder that may
-//! have died, the pause of a caller waiting for another one's answer) or
-//! need nothing libc adds to them, so each goes through the
-//! one `syscall` import the module has anyway; [`net`] has the upstream
-//! client's socket calls. Those whose wrappers do real work
+//! have died, the pause of a caller waiting for another one's answer,
+//! mapping the cache file) or need nothing libc adds to them, so each goes
+//! through the one `syscall` import the module has anyway; [`net`] has the
+//! upstream client's socket calls. Those whose wrappers do real work
 //! (`posix_fallocate`'s fallback, `lstat`'s structure translation), the
-//! ones std makes anyway (`open`, `read`, `close`, `mmap`) and `getrandom`
+//! ones std makes anyway (`open`, `read`, `close`, `fstat`) and `getrandom`
 //! (the tests stand in for it with an LD_PRELOAD) keep their wrappers.
 //!
 //! Only `*at` forms are used: they exist on every Linux architecture
@@ -116,6 +116,38 @@ pub fn node_name() -> Option<Vec<u8>> {
     Some(name)
 }
 
+/// mmap(2) (offset in bytes on every 64-bit architecture): the address
+/// of the new mapping, else errno.
+///
+/// # Safety
+///
+/// As for mmap: with MAP_FIXED, `addr..addr + len` must be a range the
+/// caller owns and nothing else refers to as other memory.
+pub unsafe fn mmap(
+    addr: *mut libc::c_void,
+    len: usize,
+    prot: libc::c_int,
+    flags: libc::c_int,
+    fd: libc::c_int,
+    offset: libc::off_t,
+) -> io::Result<*mut libc::c_void> {
+    // SAFETY: the caller upholds mmap's contract; no memory is read.
+    let at = result(unsafe { libc::syscall(libc::SYS_mmap, addr, len, prot, flags, fd, offset) })?;
+    // User-space addresses are below 2^63: the result is never negative.
+    Ok(at as usize as *mut libc::c_void)
+}
+
+/// munmap(2).
+///
+/// # Safety
+///
+/// `addr..addr + len` must be a mapping nothing refers to any more.
+pub unsafe fn munmap(addr: *mut libc::c_void, len: usize) {
+    // SAFETY: the caller vouches for the range. It can only fail for a
+    // range that was never mapped, which the caller rules out.
+    unsafe { libc::syscall(libc::SYS_munmap, addr, len) };
+}
+
 /// Sleeps for `pause` on the monotonic clock, through signals.
 pub fn sleep(pause: Duration) {
     let mut left = timespec(pause);
@@ -163,6 +195,42 @@ mod tests {
         sleep(Duration::from_millis(15));
         assert!(started.elapsed() >= Duration::from_millis(15));
         sleep(Duration::ZERO);
+    }
+
+    #[test]
+    fn mmap_maps_and_reports_errno() {
+        // SAFETY: a fresh anonymous mapping at an address the kernel picks.
+        let ptr = unsafe {
+            mmap(
+                std::ptr::null_mut(),
+                8192,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        }
+        .unwrap();
+        assert_eq!(ptr as usize % 4096, 0);
+        // SAFETY: the 8 KiB just mapped, writable, used by nothing else.
+        let bytes = unsafe { std::slice::from_raw_parts_mut(ptr.cast::<u8>(), 8192) };
+        bytes[8191] = 7;
+        assert_eq!(bytes[0], 0);
+        // SAFETY: the mapping above, no longer referred to.
+        unsafe { munmap(ptr, 8192) };
+        // SAFETY: a shared mapping of no file fails before touching memory.
+        let err = unsafe {
+            mmap(
+                std::ptr::null_mut(),
+                4096,
+                libc::PROT_READ,
+                libc::MAP_SHARED,
+                -1,
+                0,
+            )
+        }
+        .unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::EBADF));
     }
 
     #[test]

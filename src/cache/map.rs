@@ -56,7 +56,7 @@ impl Drop for Mapping {
     fn drop(&mut self) {
         // SAFETY: `ptr`/`len` describe a mapping made by `map` and not yet
         // unmapped; no reference into it outlives `self` (tables borrow it).
-        unsafe { libc::munmap(self.ptr, self.len) };
+        unsafe { crate::sys::munmap(self.ptr, self.len) };
     }
 }
 
@@ -93,8 +93,8 @@ impl Mapping {
         // still owns; nothing else lives there. Any reference into it stays
         // valid: the new pages are readable and writable, and every access
         // is through atomics, valid for any bit pattern.
-        unsafe {
-            libc::mmap64(
+        let _ = unsafe {
+            crate::sys::mmap(
                 self.ptr,
                 self.len,
                 libc::PROT_READ | libc::PROT_WRITE,
@@ -198,7 +198,7 @@ fn open(path: &Path, flags: libc::c_int, mode: libc::mode_t) -> io::Result<Owned
     }
 }
 
-// The calls here use glibc's `*64` names (open64, fstat64, lstat64, mmap64),
+// The calls here use glibc's `*64` names (open64, fstat64, lstat64),
 // the ones std imports: the same functions under the other names would be
 // more dynamic symbols, and each one costs a symbol lookup at every dlopen.
 fn fstat(fd: &OwnedFd) -> io::Result<libc::stat64> {
@@ -262,7 +262,7 @@ fn map(fd: &OwnedFd, st: &libc::stat64, writable: bool) -> Result<Mapping, MapEr
     // SAFETY: mapping `len` bytes of an open regular file, shared; the
     // result is checked before use.
     let ptr = unsafe {
-        libc::mmap64(
+        crate::sys::mmap(
             std::ptr::null_mut(),
             len,
             prot,
@@ -270,10 +270,7 @@ fn map(fd: &OwnedFd, st: &libc::stat64, writable: bool) -> Result<Mapping, MapEr
             fd.as_raw_fd(),
             0,
         )
-    };
-    if ptr == libc::MAP_FAILED {
-        return Err(io::Error::last_os_error().into());
-    }
+    }?;
     let mut mapping = Mapping {
         ptr,
         len,
@@ -411,7 +408,7 @@ fn initialise(
     let len = usize::try_from(size).map_err(|_| MapError::Untrusted(Check::Size))?;
     // SAFETY: mapping the `len` bytes just allocated; checked below.
     let ptr = unsafe {
-        libc::mmap64(
+        crate::sys::mmap(
             std::ptr::null_mut(),
             HEADER_SIZE,
             libc::PROT_READ | libc::PROT_WRITE,
@@ -419,10 +416,7 @@ fn initialise(
             fd.as_raw_fd(),
             0,
         )
-    };
-    if ptr == libc::MAP_FAILED {
-        return Err(io::Error::last_os_error().into());
-    }
+    }?;
     // SAFETY: a fresh, zeroed, page-aligned mapping of HEADER_SIZE bytes;
     // the header is all atomics.
     let header = unsafe { &*ptr.cast::<Header>() };
@@ -445,7 +439,7 @@ fn initialise(
     header.magic.store(MAGIC, Ordering::Release);
     // SAFETY: unmapping exactly what was mapped above; `header` is not used
     // after this.
-    unsafe { libc::munmap(ptr, HEADER_SIZE) };
+    unsafe { crate::sys::munmap(ptr, HEADER_SIZE) };
     Ok(())
 }
 
