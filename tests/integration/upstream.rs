@@ -180,7 +180,10 @@ fn a_recovered_server_is_probed_once_and_then_preferred_again() {
         let second = server("127.0.0.3", Behaviour::Answer);
         // One process: meet the dead server, find it still down, then (the
         // test revives it during the sleep, past its 0.5 s down interval)
-        // probe it with a copy of a real query, then prefer it again.
+        // probe it with a copy of a real query, then prefer it again. The
+        // second server answers 40 ms late from then on: the probe's grace
+        // is as long as the answer took, and a grace of the 2 ms minimum
+        // let a loaded 2-core CI host miss the revived server's reply.
         let ops = [
             "gai h0.example.com unspec",
             "gai h1.example.com unspec",
@@ -191,6 +194,7 @@ fn a_recovered_server_is_probed_once_and_then_preferred_again() {
         let out = std::thread::scope(|scope| {
             let probe = scope.spawn(|| sb.probe(&ops));
             std::thread::sleep(Duration::from_millis(700));
+            second.set_behaviour(Behaviour::Delay(Duration::from_millis(40)));
             first.set_behaviour(Behaviour::Answer);
             probe.join().unwrap()
         });
