@@ -60,6 +60,7 @@
 //! ([`daemon`]). Then list it in the scenarios it applies to ([`Scenario::systems`]).
 
 mod answer;
+mod bootstrap;
 mod chart;
 mod child;
 mod compile;

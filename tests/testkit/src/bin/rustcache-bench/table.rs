@@ -140,6 +140,9 @@ impl Bound {
 
 /// The target "`system`'s median of `metric` <= bound applied to `other`'s median",
 /// or `None` when either did not run.
+/// The text adds the margin's bootstrap interval (`bootstrap`) where both rows have
+/// samples, and says when the interval holds zero: a verdict the run cannot tell
+/// from noise.
 pub fn at_most(
     rows: &[Row],
     metric: &str,
@@ -160,14 +163,33 @@ pub fn at_most(
     if bound.plus != 0.0 {
         limit = format!("{limit} + {}", fmt(bound.plus));
     }
-    Some(Check::target(
-        format!(
-            "{}: {metric}, median {}, at most {limit} ({issue})",
-            system.name(),
-            fmt(mine)
-        ),
-        mine <= theirs * bound.factor + bound.plus,
-    ))
+    let passed = mine <= theirs * bound.factor + bound.plus;
+    let mut text = format!(
+        "{}: {metric}, median {}, at most {limit} ({issue})",
+        system.name(),
+        fmt(mine)
+    );
+    let samples = |s| find(rows, metric, s).and_then(Row::samples);
+    if let Some((lo, hi)) = samples(system)
+        .zip(samples(other))
+        .and_then(|(a, b)| crate::bootstrap::margin_interval(a, b, bound.factor, bound.plus))
+    {
+        let signed = |v: f64| format!("{}{}", if v < 0.0 { "-" } else { "+" }, fmt(v.abs()));
+        text.push_str(&format!(
+            "; margin {}, 95% bootstrap interval {} to {}",
+            signed(mine - (theirs * bound.factor + bound.plus)),
+            signed(lo),
+            signed(hi)
+        ));
+        if lo <= 0.0 && hi >= 0.0 {
+            text.push_str(if passed {
+                ": met, but within this run's noise"
+            } else {
+                ": missed, but within this run's noise"
+            });
+        }
+    }
+    Some(Check::target(text, passed))
 }
 
 /// Order statistics of a set of times, in nanoseconds.
