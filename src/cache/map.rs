@@ -12,8 +12,10 @@
 //! A new file is created under a temporary name, given its full size with
 //! `posix_fallocate` (a sparse file on a full tmpfs would raise SIGBUS in
 //! the middle of a lookup), initialised, and then linked into place; if
-//! another process won that race, its file is used instead. The descriptor
-//! is closed once the file is mapped.
+//! another process won that race, its file is used instead. Processes that
+//! find no file together do not all make one: the first claims the making
+//! (`claim`), the others wait for its file. The descriptor is closed once
+//! the file is mapped.
 
 use std::ffi::{CString, OsString};
 use std::io;
@@ -22,10 +24,11 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 
+use super::claim::{self, Claim};
 use super::layout::{
     Geometry, Header, Slot, HEADER_SIZE, LAYOUT_VERSION, MAGIC, MAX_SLOTS, MIN_SLOTS, SLOT_SIZE,
 };
-use super::reason::Check;
+use super::reason::{Check, Problem};
 use super::table::Table;
 use crate::clock::now_ms;
 
@@ -113,6 +116,9 @@ pub enum MapError {
     Io(io::Error),
     /// The file failed a check (owner, mode, type, links, size, header).
     Untrusted(Check),
+    /// Another process is making the file and had not published it when
+    /// this one stopped waiting.
+    Busy,
 }
 
 impl From<io::Error> for MapError {
@@ -126,6 +132,7 @@ impl std::fmt::Display for MapError {
         match self {
             MapError::Io(e) => write!(f, "{e}"),
             MapError::Untrusted(why) => write!(f, "not used: {why}"),
+            MapError::Busy => write!(f, "{}", Problem::BeingMade),
         }
     }
 }
@@ -367,7 +374,44 @@ fn ensure_dir(dir: &Path) -> io::Result<()> {
     }
 }
 
+/// Makes and publishes the file under the claim (see `claim`), or waits
+/// for the one another process is making.
 fn create(dir: &Path, path: &Path, uid: u32, geometry: Geometry) -> Result<Mapping, MapError> {
+    let _held = match claim::claim(dir, uid) {
+        Claim::Mine(held) => {
+            // Published between this process's look and its claim?
+            match open_existing(path, uid, true) {
+                Err(MapError::Io(e)) if e.kind() == io::ErrorKind::NotFound => {}
+                other => return other,
+            }
+            Some(held)
+        }
+        Claim::Theirs => return wait_for_file(path, uid),
+        Claim::Unclaimable => None,
+    };
+    make(dir, path, uid, geometry)
+}
+
+/// Waits (sleeping 0.2 ms, doubling to 5 ms, [`claim::WAIT`] in all) for
+/// the file another process claimed to appear.
+fn wait_for_file(path: &Path, uid: u32) -> Result<Mapping, MapError> {
+    let start = std::time::Instant::now();
+    let mut pause = std::time::Duration::from_micros(200);
+    loop {
+        crate::sys::sleep(pause);
+        match open_existing(path, uid, true) {
+            Err(MapError::Io(e)) if e.kind() == io::ErrorKind::NotFound => {}
+            other => return other,
+        }
+        if start.elapsed() >= claim::WAIT {
+            return Err(MapError::Busy);
+        }
+        pause = (pause * 2).min(std::time::Duration::from_millis(5));
+    }
+}
+
+/// Makes the file under a temporary name and publishes it.
+fn make(dir: &Path, path: &Path, uid: u32, geometry: Geometry) -> Result<Mapping, MapError> {
     let mut random = [0u8; 16];
     crate::random::fill(&mut random);
     let tmp = dir.join(format!(

@@ -18,6 +18,7 @@
 //! Bytes in the file are as untrusted as bytes from the wire: every read
 //! is a copy, validated by sequence counter and checksum, then parsed.
 
+mod claim;
 mod entry;
 pub mod health;
 mod layout;

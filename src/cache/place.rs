@@ -187,7 +187,8 @@ fn cannot_be_made(error: &MapError) -> bool {
                     | libc::EDQUOT
             )
         ),
-        MapError::Untrusted(_) => false,
+        // Being made here: the cache directory can hold it.
+        MapError::Untrusted(_) | MapError::Busy => false,
     }
 }
 

@@ -90,6 +90,9 @@ pub enum Problem {
     Os(i32),
     /// The path exists and failed a trust check.
     Refused(Check),
+    /// Another process is making the file (it is used from the next look
+    /// at the files on).
+    BeingMade,
 }
 
 impl fmt::Display for Problem {
@@ -97,6 +100,7 @@ impl fmt::Display for Problem {
         match self {
             Problem::Os(errno) => write!(f, "{}", io::Error::from_raw_os_error(*errno)),
             Problem::Refused(check) => write!(f, "not used: {check}"),
+            Problem::BeingMade => write!(f, "being made by another process, not there yet"),
         }
     }
 }
@@ -112,6 +116,7 @@ impl Problem {
         match error {
             MapError::Io(e) => Problem::from_io(e),
             MapError::Untrusted(check) => Problem::Refused(*check),
+            MapError::Busy => Problem::BeingMade,
         }
     }
 }
@@ -171,7 +176,7 @@ impl fmt::Display for NoCache {
                     (None, Problem::Refused(_)) => {
                         write!(f, " (no fallback: the file is there, and refused)")
                     }
-                    (None, Problem::Os(_)) => Ok(()),
+                    (None, Problem::Os(_) | Problem::BeingMade) => Ok(()),
                 }
             }
         }

@@ -51,6 +51,7 @@ pub fn tests() -> Vec<Trial> {
         a_hit_in_the_last_tenth_of_the_ttl_refreshes_once_per_type_and_extends_the_entry,
         a_hit_in_the_refresh_window_does_not_wait_for_a_dead_upstream,
         sixty_four_processes_missing_one_name_together_send_at_most_four_queries_per_type,
+        processes_that_find_no_cache_file_together_make_it_once,
         a_lookup_killed_while_asking_does_not_hold_up_the_next_process,
         // Flushes and file replacement.
         pointing_resolv_conf_at_another_server_serves_none_of_the_old_answers,
@@ -979,6 +980,65 @@ fn sixty_four_processes_missing_one_name_together_send_at_most_four_queries_per_
             assert_results(out, &[want.as_str()]);
         }
         let (a, aaaa) = asked(server, &h(7));
+        assert!(
+            a <= 4 && aaaa <= 4,
+            "{a} A and {aaaa} AAAA queries for one name\n{}",
+            log_text(server)
+        );
+    });
+}
+
+/// A preload that appends a line to `$FALLOCATE_LOG` for every
+/// `posix_fallocate` (the call that gives a new cache file its size), then
+/// makes the real call.
+fn fallocate_counter(sb: &Sandbox) -> PathBuf {
+    crate::common::compile_c(
+        sb,
+        "count-fallocate.so",
+        "#define _GNU_SOURCE\n#include <dlfcn.h>\n#include <fcntl.h>\n#include <stdlib.h>\n\
+         #include <unistd.h>\n\
+         int posix_fallocate(int fd, off_t off, off_t len) {\n\
+         int (*real)(int, off_t, off_t) = (int (*)(int, off_t, off_t))dlsym(RTLD_NEXT, \"posix_fallocate\");\n\
+         const char *log = getenv(\"FALLOCATE_LOG\");\n\
+         if (log) { int l = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);\n\
+         if (l >= 0) { if (write(l, \"x\\n\", 2) != 2) {} close(l); } }\n\
+         return real(fd, off, len); }\n",
+        &["-shared", "-fPIC"],
+    )
+}
+
+fn processes_that_find_no_cache_file_together_make_it_once() {
+    with_cache(ONE_SERVER, |sb, server| {
+        // A slow answer keeps the lookups in flight together; no file yet.
+        server.set_behaviour(Behaviour::Delay(Duration::from_millis(20)));
+        assert!(!cache_file(sb, 0).exists());
+        let log = sb.dir().join("fallocate.log");
+        sb.env("LD_PRELOAD", fallocate_counter(sb));
+        sb.env("FALLOCATE_LOG", &log);
+        let outs = sb.probe_many(32, &["gai h8.example.com unspec"]);
+        let want = h_both(8);
+        for out in &outs {
+            assert_results(out, &[want.as_str()]);
+        }
+        let made = std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .count();
+        assert_eq!(
+            made, 1,
+            "the cache file was allocated {made} times by 32 processes starting together"
+        );
+        // The claim is gone with its maker, and the file is the one all use.
+        let leftovers: Vec<String> = std::fs::read_dir(cache_dir(sb))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n != "0.cache")
+            .collect();
+        assert!(
+            leftovers.is_empty(),
+            "left in the cache directory: {leftovers:?}"
+        );
+        let (a, aaaa) = asked(server, &h(8));
         assert!(
             a <= 4 && aaaa <= 4,
             "{a} A and {aaaa} AAAA queries for one name\n{}",
