@@ -124,11 +124,13 @@ fn age_of_claim(path: &CString, uid: u32) -> Option<Duration> {
     if !ours {
         return None;
     }
-    let made = UNIX_EPOCH
-        + Duration::new(
-            u64::try_from(st.st_mtime).unwrap_or(0),
-            u32::try_from(st.st_mtime_nsec).unwrap_or(0),
-        );
+    // checked_add: a date past what SystemTime holds is stale, not a panic.
+    let Some(made) = UNIX_EPOCH.checked_add(Duration::new(
+        u64::try_from(st.st_mtime).unwrap_or(0),
+        u32::try_from(st.st_mtime_nsec).unwrap_or(0),
+    )) else {
+        return Some(Duration::MAX);
+    };
     let now = SystemTime::now();
     Some(
         now.duration_since(made)
