@@ -24,11 +24,10 @@
 
 use std::ffi::CString;
 use std::io;
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::map::uid_path;
+use super::map::{cstring, lstat, open, uid_path};
 
 /// Longest wait for a file another process claimed: ample for the default
 /// sizes (4 ms for 16 MiB); past it the lookup runs uncached.
@@ -62,21 +61,23 @@ impl Drop for Held {
 
 /// Tries to claim the making of `uid`'s file in `dir`.
 pub fn claim(dir: &Path, uid: u32) -> Claim {
-    let Ok(path) = CString::new(lock_path(dir, uid).as_os_str().as_bytes()) else {
+    let path = lock_path(dir, uid);
+    let Ok(c_path) = cstring(&path) else {
         return Claim::Unclaimable;
     };
     // One retry: after removing a stale claim, another process may claim
     // first, and then it is theirs.
     for _ in 0..2 {
-        match create_excl(&path) {
-            Ok(()) => return Claim::Mine(Held { path }),
+        // The empty claim file, made only if nothing is at its name.
+        match open(&path, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL, 0o600) {
+            Ok(_) => return Claim::Mine(Held { path: c_path }),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
             Err(_) => return Claim::Unclaimable,
         }
         match age_of_claim(&path, uid) {
             Some(age) if age < STALE => return Claim::Theirs,
             Some(_) => {
-                let _ = crate::sys::unlink(&path);
+                let _ = crate::sys::unlink(&c_path);
             }
             None => return Claim::Unclaimable,
         }
@@ -89,37 +90,15 @@ fn lock_path(dir: &Path, uid: u32) -> PathBuf {
     uid_path(dir, ".", uid, ".cache.lock")
 }
 
-/// Makes the empty claim file, failing if anything is at `path`.
-fn create_excl(path: &CString) -> io::Result<()> {
-    // SAFETY: `path` is a valid C string; the descriptor returned is
-    // closed at once below and used for nothing else.
-    let fd = unsafe {
-        libc::open64(
-            path.as_ptr(),
-            libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC,
-            0o600 as libc::c_uint,
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `fd` was just opened by this function and is closed once.
-    unsafe { libc::close(fd) };
-    Ok(())
-}
-
 /// How long ago the claim at `path` was made (either way: a clock set
 /// back must not make a claim young forever), if it is an empty regular
 /// file owned by `uid`.
-fn age_of_claim(path: &CString, uid: u32) -> Option<Duration> {
-    // SAFETY: an all-zero stat is a valid value to be overwritten.
-    let mut st: libc::stat64 = unsafe { std::mem::zeroed() };
-    // SAFETY: `path` is a valid C string and `st` is writable.
-    if unsafe { libc::lstat64(path.as_ptr(), &mut st) } != 0 {
+fn age_of_claim(path: &Path, uid: u32) -> Option<Duration> {
+    let Ok(st) = lstat(path) else {
         // Gone since: its maker finished (or gave up); count it as fresh,
         // and the caller waits for the file.
         return Some(Duration::ZERO);
-    }
+    };
     let ours = st.st_mode & libc::S_IFMT == libc::S_IFREG && st.st_uid == uid && st.st_size == 0;
     if !ours {
         return None;
@@ -145,11 +124,7 @@ mod tests {
     use std::os::unix::fs::MetadataExt;
 
     fn tempdir(name: &str) -> PathBuf {
-        let dir =
-            std::env::temp_dir().join(format!("rustcache-claim-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
+        crate::cache::test_dir("claim", name)
     }
 
     fn uid() -> u32 {

@@ -178,11 +178,12 @@ pub(crate) fn uid_path(dir: &Path, prefix: &str, uid: u32, suffix: &str) -> Path
     PathBuf::from(OsString::from_vec(path))
 }
 
-fn cstring(path: &Path) -> io::Result<CString> {
+pub(super) fn cstring(path: &Path) -> io::Result<CString> {
     CString::new(path.as_os_str().as_bytes()).map_err(|_| io::ErrorKind::InvalidInput.into())
 }
 
-fn open(path: &Path, flags: libc::c_int, mode: libc::mode_t) -> io::Result<OwnedFd> {
+/// open(2) of `path` with O_NOFOLLOW and O_CLOEXEC added, retried on EINTR.
+pub(super) fn open(path: &Path, flags: libc::c_int, mode: libc::mode_t) -> io::Result<OwnedFd> {
     let c = cstring(path)?;
     loop {
         // SAFETY: `c` is a valid C string for the call; the result is
@@ -218,15 +219,21 @@ fn fstat(fd: &OwnedFd) -> io::Result<libc::stat64> {
     Ok(st)
 }
 
-/// Device, inode and size at `path`, without following a symlink.
-pub fn identity_at(path: &Path) -> Option<(u64, u64, u64)> {
-    let c = cstring(path).ok()?;
+/// lstat(2): what is at `path`, without following a symlink.
+pub(super) fn lstat(path: &Path) -> io::Result<libc::stat64> {
+    let c = cstring(path)?;
     // SAFETY: an all-zero stat is a valid value to be overwritten.
     let mut st: libc::stat64 = unsafe { std::mem::zeroed() };
     // SAFETY: `c` is a valid C string and `st` is writable.
     if unsafe { libc::lstat64(c.as_ptr(), &mut st) } != 0 {
-        return None;
+        return Err(io::Error::last_os_error());
     }
+    Ok(st)
+}
+
+/// Device, inode and size at `path`, without following a symlink.
+pub fn identity_at(path: &Path) -> Option<(u64, u64, u64)> {
+    let st = lstat(path).ok()?;
     Some((st.st_dev, st.st_ino, u64::try_from(st.st_size).unwrap_or(0)))
 }
 
@@ -537,10 +544,7 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     fn tempdir(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("rustcache-map-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
+        crate::cache::test_dir("map", name)
     }
 
     #[test]

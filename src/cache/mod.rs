@@ -42,3 +42,14 @@ pub use qtype::QType;
 pub use reason::{Check, Failure, NoCache, Problem};
 pub use store::{Session, Store};
 pub use table::{Found, Lease, Listed, Table};
+
+/// A fresh, empty directory for one unit test of `module`:
+/// `$TMPDIR/rustcache-<module>-<name>-<pid>`.
+#[cfg(test)]
+pub(crate) fn test_dir(module: &str, name: &str) -> std::path::PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("rustcache-{module}-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}

@@ -37,7 +37,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use super::layout::Geometry;
-use super::map::{file_path, open_existing, open_or_create, uid_path, MapError, Mapping};
+use super::map::{file_path, lstat, open_existing, open_or_create, uid_path, MapError, Mapping};
 use super::reason::{Check, Failure, NoCache, Problem};
 
 /// Where fallback directories are made: a tmpfs every user may write.
@@ -192,18 +192,6 @@ fn cannot_be_made(error: &MapError) -> bool {
     }
 }
 
-fn lstat(path: &Path) -> io::Result<libc::stat64> {
-    let c = CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-    // SAFETY: an all-zero stat is a valid value to be overwritten.
-    let mut st: libc::stat64 = unsafe { std::mem::zeroed() };
-    // SAFETY: `c` is a valid C string and `st` is writable.
-    if unsafe { libc::lstat64(c.as_ptr(), &mut st) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(st)
-}
-
 /// Checks a fallback directory without following a symlink: a directory
 /// owned by `uid` that group and others cannot enter or write.
 fn check_private_dir(dir: &Path, uid: u32) -> Result<(), Failure> {
@@ -254,11 +242,7 @@ mod tests {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
     fn tempdir(name: &str) -> PathBuf {
-        let dir =
-            std::env::temp_dir().join(format!("rustcache-place-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
+        crate::cache::test_dir("place", name)
     }
 
     fn uid() -> u32 {
