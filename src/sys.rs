@@ -148,6 +148,28 @@ pub unsafe fn munmap(addr: *mut libc::c_void, len: usize) {
     unsafe { libc::syscall(libc::SYS_munmap, addr, len) };
 }
 
+/// The pauses of a process polling for another process's work (an answer
+/// it is fetching, a cache file it is making): 0.2 ms, doubling to 5 ms, so
+/// that a quick result is seen at once and a slow one costs few wake-ups.
+pub struct Backoff {
+    pause: Duration,
+}
+
+impl Backoff {
+    const FIRST: Duration = Duration::from_micros(200);
+    const MAX: Duration = Duration::from_millis(5);
+
+    pub fn new() -> Backoff {
+        Backoff { pause: Self::FIRST }
+    }
+
+    /// Sleeps the next pause.
+    pub fn sleep(&mut self) {
+        sleep(self.pause);
+        self.pause = (self.pause * 2).min(Self::MAX);
+    }
+}
+
 /// Sleeps for `pause` on the monotonic clock, through signals.
 pub fn sleep(pause: Duration) {
     let mut left = timespec(pause);

@@ -399,13 +399,13 @@ fn create(dir: &Path, path: &Path, uid: u32, geometry: Geometry) -> Result<Mappi
     make(dir, path, uid, geometry)
 }
 
-/// Waits (sleeping 0.2 ms, doubling to 5 ms, [`claim::WAIT`] in all) for
-/// the file another process claimed to appear.
+/// Waits (polling as `sys::Backoff` does, [`claim::WAIT`] in all) for the
+/// file another process claimed to appear.
 fn wait_for_file(path: &Path, uid: u32) -> Result<Mapping, MapError> {
     let start = std::time::Instant::now();
-    let mut pause = std::time::Duration::from_micros(200);
+    let mut backoff = crate::sys::Backoff::new();
     loop {
-        crate::sys::sleep(pause);
+        backoff.sleep();
         match open_existing(path, uid, true) {
             Err(MapError::Io(e)) if e.kind() == io::ErrorKind::NotFound => {}
             other => return other,
@@ -413,7 +413,6 @@ fn wait_for_file(path: &Path, uid: u32) -> Result<Mapping, MapError> {
         if start.elapsed() >= claim::WAIT {
             return Err(MapError::Busy);
         }
-        pause = (pause * 2).min(std::time::Duration::from_millis(5));
     }
 }
 

@@ -219,10 +219,6 @@ enum Coalesced<'k> {
     LookAgain,
 }
 
-/// Polling interval bounds while waiting for another process's answer.
-const WAIT_FIRST: Duration = Duration::from_micros(200);
-const WAIT_MAX: Duration = Duration::from_millis(5);
-
 impl<'a> Asker<'a> {
     fn deadline(&self) -> Instant {
         let lookup = *self
@@ -550,11 +546,10 @@ impl<'a> Asker<'a> {
         need: [bool; 2],
     ) {
         let deadline = self.deadline();
-        let mut pause = WAIT_FIRST;
+        let mut backoff = crate::sys::Backoff::new();
         let mut buf = [0u8; DATA_BYTES];
         loop {
-            crate::sys::sleep(pause);
-            pause = (pause * 2).min(WAIT_MAX);
+            backoff.sleep();
             let now = crate::clock::now_ms();
             let all_fresh = (0..2).all(|i| {
                 !need[i]
