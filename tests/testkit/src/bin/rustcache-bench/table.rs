@@ -163,7 +163,8 @@ pub fn at_most(
     if bound.plus != 0.0 {
         limit = format!("{limit} + {}", fmt(bound.plus));
     }
-    let passed = mine <= theirs * bound.factor + bound.plus;
+    let bound_value = theirs * bound.factor + bound.plus;
+    let passed = mine <= bound_value;
     let mut text = format!(
         "{}: {metric}, median {}, at most {limit} ({issue})",
         system.name(),
@@ -177,7 +178,7 @@ pub fn at_most(
         let signed = |v: f64| format!("{}{}", if v < 0.0 { "-" } else { "+" }, fmt(v.abs()));
         text.push_str(&format!(
             "; margin {}, 95% bootstrap interval {} to {}",
-            signed(mine - (theirs * bound.factor + bound.plus)),
+            signed(mine - bound_value),
             signed(lo),
             signed(hi)
         ));
