@@ -9,7 +9,7 @@
 //! threw theirs away: 64 allocations, up to 1 GiB of `/run` for a moment,
 //! and lookups of 36-177 ms where an existing file gives 11.
 //!
-//! The claim is an empty file, `<dir>/.<uid>.cache.lock`, made with
+//! The claim is an empty file, `<dir>/.<uid>.v3.cache.lock`, made with
 //! `O_EXCL`. Its maker makes and publishes the cache file as before (a
 //! temporary file renamed into place without replacing anything, so that
 //! two makers are harmless), then removes the claim, on every path out,
@@ -27,6 +27,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use super::layout::FILE_SUFFIX;
 use super::map::{cstring, lstat, open, uid_path};
 
 /// Longest wait for a file another process claimed: ample for the default
@@ -85,9 +86,9 @@ pub fn claim(dir: &Path, uid: u32) -> Claim {
     Claim::Theirs
 }
 
-/// `<dir>/.<uid>.cache.lock`.
+/// `<dir>/.<uid>.v3.cache.lock`: one claim per layout, as one file.
 fn lock_path(dir: &Path, uid: u32) -> PathBuf {
-    uid_path(dir, ".", uid, ".cache.lock")
+    uid_path(dir, ".", uid, &format!("{FILE_SUFFIX}.lock"))
 }
 
 /// How long ago the claim at `path` was made (either way: a clock set

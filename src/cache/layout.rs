@@ -23,12 +23,22 @@ use super::health::ServerHealth;
 
 /// "RUSTCACH" in ASCII, little-endian.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"RUSTCACH");
-/// The layout described here. Bumped on any incompatible change; a file of
-/// another version is not used (and is replaced by its owner). Version 2:
+/// The layout described here. Bumped on any incompatible change, with
+/// [`FILE_SUFFIX`]; a file of another version is never used. Version 2:
 /// server health records keyed by the address's bytes, not its text.
 /// Version 3: a two-page header with 64 health records of 64 bytes (room
 /// for per-domain server groups), keys scoped by their route's id.
 pub const LAYOUT_VERSION: u32 = 3;
+/// How a cache file's name ends: `<uid>.v3.cache`. The layout is in the
+/// name so that an upgrade that changes it never makes two releases meet
+/// in one file: the processes started before the upgrade keep the old
+/// release's file, the new ones make theirs beside it, and each refuses
+/// nothing. With one name for every layout the new release's processes
+/// would find the old file, refuse it and run uncached until the next
+/// boot (replacing it would make the old processes, which look at the name
+/// again every second, replace it back). Releases before this naming used
+/// `<uid>.cache`, layout 3.
+pub const FILE_SUFFIX: &str = ".v3.cache";
 /// Bytes before the first slot: two pages, so the slots still start on a
 /// page boundary (a name's window is one page).
 pub const HEADER_SIZE: usize = 8192;

@@ -2,8 +2,8 @@
 //!
 //! The trust model (docs/ARCHITECTURE.md, "Trust model") is the kernel's
 //! file owner, the one identity a local user cannot forge. A process uses
-//! `<dir>/<euid>.cache` for reading and writing, and also reads
-//! `<dir>/0.cache` (root's) without ever writing it; root uses only its
+//! `<dir>/<euid>.v3.cache` for reading and writing, and also reads
+//! `<dir>/0.v3.cache` (root's) without ever writing it; root uses only its
 //! own. A file is used only if, opened with
 //! O_NOFOLLOW, `fstat` says it is a regular file with one link, owned by the
 //! expected uid, not writable by group or others, of exactly the size its
@@ -26,7 +26,8 @@ use std::sync::atomic::Ordering;
 
 use super::claim::{self, Claim};
 use super::layout::{
-    Geometry, Header, Slot, HEADER_SIZE, LAYOUT_VERSION, MAGIC, MAX_SLOTS, MIN_SLOTS, SLOT_SIZE,
+    Geometry, Header, Slot, FILE_SUFFIX, HEADER_SIZE, LAYOUT_VERSION, MAGIC, MAX_SLOTS, MIN_SLOTS,
+    SLOT_SIZE,
 };
 use super::reason::{Check, Problem};
 use super::table::Table;
@@ -137,9 +138,10 @@ impl std::fmt::Display for MapError {
     }
 }
 
-/// The cache file of `uid` in `dir`: `<dir>/<uid>.cache`.
+/// The cache file of `uid` in `dir`: `<dir>/<uid>.v3.cache` (the layout
+/// version in the name, [`FILE_SUFFIX`]).
 pub fn file_path(dir: &Path, uid: u32) -> PathBuf {
-    uid_path(dir, "", uid, ".cache")
+    uid_path(dir, "", uid, FILE_SUFFIX)
 }
 
 /// `dir`, then a name made of `prefix`, `uid` in decimal and `suffix`: the
@@ -347,8 +349,7 @@ pub fn open_existing(path: &Path, owner: u32, writable: bool) -> Result<Mapping,
 /// directory) when missing. An existing file is used with the geometry it
 /// has; one that fails a check is left alone and the process runs
 /// uncached (files are only ever published complete, so a bad one was put
-/// there on purpose or is of another layout version, whose processes may
-/// still be running: deleting it would make them flap).
+/// there on purpose; another layout's file has another name).
 pub fn open_or_create(dir: &Path, uid: u32, geometry: Geometry) -> Result<Mapping, MapError> {
     let path = file_path(dir, uid);
     match open_existing(&path, uid, true) {
@@ -421,7 +422,7 @@ fn make(dir: &Path, path: &Path, uid: u32, geometry: Geometry) -> Result<Mapping
     let mut random = [0u8; 16];
     crate::random::fill(&mut random);
     let tmp = dir.join(format!(
-        ".{uid}.cache.{:016x}",
+        ".{uid}{FILE_SUFFIX}.{:016x}",
         u64::from_le_bytes(random[..8].try_into().unwrap_or([0; 8]))
     ));
     // Root's file is read by every user; a user's file only by that user
@@ -547,11 +548,12 @@ mod tests {
     }
 
     #[test]
-    fn names_carry_the_uid_in_decimal() {
+    fn names_carry_the_uid_in_decimal_and_the_layout_version() {
         for dir in ["/run/rustcache", "/run/rustcache/", "/", "", "relative/dir"] {
             let dir = Path::new(dir);
             for uid in [0, 7, 10, 1000, 65534, 4_294_967_295] {
-                assert_eq!(file_path(dir, uid), dir.join(format!("{uid}.cache")));
+                let name = format!("{uid}.v{LAYOUT_VERSION}.cache");
+                assert_eq!(file_path(dir, uid), dir.join(name));
                 let fallback = uid_path(dir, "rustcache-", uid, "");
                 assert_eq!(fallback, dir.join(format!("rustcache-{uid}")));
             }

@@ -35,7 +35,9 @@ pub use entry::{
     EntryView, Key, Kind, Layout, DATA_BYTES,
 };
 pub use health::{HealthTable, ServerHealth, Snapshot};
-pub use layout::{Geometry, Stat, HEADER_SIZE, HEALTH_COUNT, LAYOUT_VERSION, SLOT_SIZE};
+pub use layout::{
+    Geometry, Stat, FILE_SUFFIX, HEADER_SIZE, HEALTH_COUNT, LAYOUT_VERSION, SLOT_SIZE,
+};
 pub use map::{file_path, open_existing, open_or_create, MapError, Mapping};
 pub use place::{fallback_dir, Place, Places, FALLBACK_BASE};
 pub use qtype::QType;

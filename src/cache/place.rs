@@ -4,12 +4,12 @@
 //! The places, in the order tried (docs/ARCHITECTURE.md, "Where the files
 //! are"):
 //!
-//! 1. `<cache-dir>/<uid>.cache` (`/run/rustcache` by default), the one
+//! 1. `<cache-dir>/<uid>.v3.cache` (`/run/rustcache` by default), the one
 //!    every process of the host shares, root's file included.
 //! 2. Only when that file does not exist and cannot be made there (the
 //!    directory is missing and this process may not create it, or it may
 //!    not write in it: `ENOENT`, `EACCES`, `EPERM`, `EROFS`, `ENOSPC`,
-//!    `EDQUOT`): `/dev/shm/rustcache-<uid>/<uid>.cache`. That is a
+//!    `EDQUOT`): `/dev/shm/rustcache-<uid>/<uid>.v3.cache`. That is a
 //!    non-root process in a container nobody prepared, where `/run` is
 //!    root's and `/dev/shm` a fresh sticky tmpfs. The directory is made
 //!    mode 0700 and used only if `lstat` says it is a directory (not a
@@ -21,9 +21,11 @@
 //!    answers), as a squatted file in the cache directory does.
 //!
 //! A file in the cache directory that exists and fails a check is not
-//! replaced by the fallback: it may be another release's file (another
-//! layout version) whose processes still run, and those would no longer
-//! share answers with this one. Root's file, which other users also read,
+//! replaced by the fallback: files are only ever published complete, so
+//! it was put there on purpose, and a process that moved away from it
+//! would no longer share answers with the processes that use the file the
+//! name leads to. (Another release's file is not met here: the layout
+//! version is in the name.) Root's file, which other users also read,
 //! is only ever looked for in the cache directory.
 //!
 //! `$XDG_RUNTIME_DIR` is not among the places: it is environment, which
@@ -71,7 +73,7 @@ impl Places {
         }
     }
 
-    /// `<cache-dir>/<uid>.cache`.
+    /// `<cache-dir>/<uid>.v3.cache`.
     pub fn primary(&self) -> PathBuf {
         file_path(&self.dir, self.uid)
     }
@@ -300,7 +302,7 @@ mod tests {
         assert_eq!(primary.path, base.join("missing/rustcache"));
         assert_eq!(primary.problem, Problem::Os(libc::ENOENT));
         assert_eq!(fallback.problem, Problem::Refused(Check::Symlink));
-        assert!(!real.join(format!("{}.cache", uid())).exists());
+        assert!(!real.join(format!("{}.v3.cache", uid())).exists());
         // A directory open to others.
         std::fs::remove_file(places.fallback_dir()).unwrap();
         std::fs::create_dir(places.fallback_dir()).unwrap();

@@ -24,6 +24,7 @@ pub fn tests() -> Vec<Trial> {
         answers_a_user_resolved_are_served_neither_to_root_nor_to_other_users,
         cache_files_are_per_uid_root_0644_users_0600_in_a_root_owned_1777_directory,
         a_cache_file_is_still_made_and_shared_where_seccomp_refuses_renameat2,
+        other_releases_files_are_left_to_their_processes_and_this_one_caches_beside_them,
         a_processs_first_lookup_leaves_the_modules_thread_locals_unallocated,
         // Files that fail a check.
         a_root_file_owned_by_another_user_is_not_used,
@@ -175,9 +176,9 @@ fn rustcache_conf(sb: &Sandbox, text: &str) {
     sb.env("RUSTCACHE_CONF", path);
 }
 
-/// `<run>/rustcache/<uid>.cache` as the test (outside the children's mounts) sees it.
+/// `<run>/rustcache/<uid>.v3.cache` as the test (outside the children's mounts) sees it.
 fn cache_file(sb: &Sandbox, uid: u32) -> PathBuf {
-    cache_dir(sb).join(format!("{uid}.cache"))
+    cache_dir(sb).join(format!("{uid}.v3.cache"))
 }
 
 fn cache_dir(sb: &Sandbox) -> PathBuf {
@@ -403,9 +404,9 @@ fn cache_files_are_per_uid_root_0644_users_0600_in_a_root_owned_1777_directory()
         // Root's file is read by every user; a user's only by that user.
         for (uid, mode) in [(0, 0o644), (1000, 0o600), (1001, 0o600)] {
             let file = fs::symlink_metadata(cache_file(sb, uid)).unwrap();
-            assert!(file.is_file(), "{uid}.cache");
-            assert_eq!(file.uid(), uid, "{uid}.cache's owner");
-            assert_eq!(file.mode() & 0o7777, mode, "{uid}.cache's mode");
+            assert!(file.is_file(), "{uid}.v3.cache");
+            assert_eq!(file.uid(), uid, "{uid}.v3.cache's owner");
+            assert_eq!(file.mode() & 0o7777, mode, "{uid}.v3.cache's mode");
         }
         let mut names: Vec<String> = fs::read_dir(cache_dir(sb))
             .unwrap()
@@ -414,7 +415,7 @@ fn cache_files_are_per_uid_root_0644_users_0600_in_a_root_owned_1777_directory()
         names.sort();
         assert_eq!(
             names,
-            ["0.cache", "1000.cache", "1001.cache"],
+            ["0.v3.cache", "1000.v3.cache", "1001.v3.cache"],
             "files left over"
         );
     });
@@ -432,19 +433,64 @@ fn a_cache_file_is_still_made_and_shared_where_seccomp_refuses_renameat2() {
             let first = sb.probe(&[&deny, "gai www.example.com unspec"]);
             assert_results(&first, &["ok", WWW_BOTH]);
             let file = fs::symlink_metadata(cache_file(sb, 0)).unwrap();
-            assert!(file.is_file(), "{errno}: 0.cache made");
-            assert_eq!(file.nlink(), 1, "{errno}: 0.cache's links");
+            assert!(file.is_file(), "{errno}: 0.v3.cache made");
+            assert_eq!(file.nlink(), 1, "{errno}: 0.v3.cache's links");
             let names: Vec<String> = fs::read_dir(cache_dir(sb))
                 .unwrap()
                 .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
                 .collect();
-            assert_eq!(names, ["0.cache"], "{errno}: files left over");
+            assert_eq!(names, ["0.v3.cache"], "{errno}: files left over");
             let before = server.count();
             sb.probe(&["gai www.example.com unspec"]).expect_ok();
             assert_eq!(server.count(), before, "{errno}: the second process asked");
             assert_eq!(asked(server, "www.example.com"), (1, 1), "{errno}");
         });
     }
+}
+
+/// An upgrade that changes the layout: processes started before it keep the other
+/// release's file, and this release's processes make and share their own beside it
+/// instead of refusing that one and running uncached until the next boot. The other
+/// files: `0.cache`, the name releases before this naming gave every layout, and
+/// `0.v4.cache`, a later layout's (a downgrade); each is a real cache file (made by
+/// this module, then renamed) with its layout version changed, and neither is written.
+fn other_releases_files_are_left_to_their_processes_and_this_one_caches_beside_them() {
+    with_cache(ONE_SERVER, |sb, server| {
+        let www = ["gai www.example.com unspec"];
+        sb.probe(&["gai other.example.com unspec"]).expect_ok();
+        let made = cache_file(sb, 0);
+        let others = [
+            (cache_dir(sb).join("0.cache"), 2u32),
+            (cache_dir(sb).join("0.v4.cache"), 4),
+        ];
+        for (i, (other, version)) in others.iter().enumerate() {
+            if i > 0 {
+                sb.probe(&["gai other.example.com unspec"]).expect_ok();
+            }
+            fs::rename(&made, other).unwrap();
+            let file = fs::OpenOptions::new().write(true).open(other).unwrap();
+            file.write_all_at(&version.to_le_bytes(), 8).unwrap();
+        }
+        let before: Vec<Vec<u8>> = others.iter().map(|(f, _)| fs::read(f).unwrap()).collect();
+        // Root's processes, then a user's (who also reads root's file).
+        assert_results(&sb.probe(&www), &[WWW_BOTH]);
+        assert_results(&sb.probe(&www), &[WWW_BOTH]);
+        assert_results(&sb.probe_as(1000, 1000, &www), &[WWW_BOTH]);
+        assert_eq!(
+            asked(server, "www.example.com"),
+            (1, 1),
+            "this release's processes did not share a file\n{}",
+            log_text(server)
+        );
+        assert!(made.is_file(), "this release's file was not made");
+        for ((other, _), bytes) in others.iter().zip(before) {
+            assert!(
+                fs::read(other).unwrap() == bytes,
+                "{} was written",
+                other.display()
+            );
+        }
+    });
 }
 
 // ---------------------------------------------------------------------------------
@@ -483,7 +529,7 @@ fn a_root_file_owned_by_another_user_is_not_used() {
 fn a_root_file_squatted_by_a_user_is_replaced_and_root_caches_again() {
     with_cache(ONE_SERVER, |sb, server| {
         // The directory exists (tmpfiles.d makes it at boot) and a user got to
-        // 0.cache first.
+        // 0.v3.cache first.
         let dir = cache_dir(sb);
         fs::create_dir(&dir).unwrap();
         fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o1777)).unwrap();
@@ -1032,7 +1078,7 @@ fn processes_that_find_no_cache_file_together_make_it_once() {
         let leftovers: Vec<String> = std::fs::read_dir(cache_dir(sb))
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|n| n != "0.cache")
+            .filter(|n| n != "0.v3.cache")
             .collect();
         assert!(
             leftovers.is_empty(),
@@ -1189,7 +1235,7 @@ fn rustcache_flush_makes_the_next_lookup_ask_the_upstream() {
             "{stdout}{}",
             String::from_utf8_lossy(&flush.stderr)
         );
-        assert_eq!(stdout, "/run/rustcache/0.cache: flushed\n");
+        assert_eq!(stdout, "/run/rustcache/0.v3.cache: flushed\n");
         assert_results(&running, &[WWW_BOTH, WWW_BOTH, "ok", WWW_BOTH]);
         assert_eq!(
             asked(server, "www.example.com"),

@@ -140,7 +140,7 @@ fn a_user_in_a_container_nobody_prepared_shares_a_cache_in_dev_shm() {
             (1000, 0o700),
             "the fallback directory"
         );
-        let file = fs::symlink_metadata(fallback_dir(sb, 1000).join("1000.cache")).unwrap();
+        let file = fs::symlink_metadata(fallback_dir(sb, 1000).join("1000.v3.cache")).unwrap();
         assert!(file.is_file());
         assert_eq!(
             (file.uid(), file.mode() & 0o7777, file.nlink()),
@@ -150,12 +150,12 @@ fn a_user_in_a_container_nobody_prepared_shares_a_cache_in_dev_shm() {
         let (ok, stats) = tool_as(sb, 1000, &["stats"]);
         assert!(ok, "{stats}");
         assert!(
-            stats.contains("file             /dev/shm/rustcache-1000/1000.cache"),
+            stats.contains("file             /dev/shm/rustcache-1000/1000.v3.cache"),
             "{stats}"
         );
         assert_eq!(
             check_cache_line(sb, 1000),
-            "cache          /dev/shm/rustcache-1000/1000.cache"
+            "cache          /dev/shm/rustcache-1000/1000.v3.cache"
         );
         // Another uid gets its own fallback, never uid 1000's answers.
         assert_results(&sb.probe_as(1001, 1001, WWW), &[WWW_BOTH]);
@@ -164,15 +164,15 @@ fn a_user_in_a_container_nobody_prepared_shares_a_cache_in_dev_shm() {
             (2, 2),
             "uid 1001 was served uid 1000's answer"
         );
-        assert!(fallback_dir(sb, 1001).join("1001.cache").is_file());
+        assert!(fallback_dir(sb, 1001).join("1001.v3.cache").is_file());
         // Root's `flush --all` finds the fallback files although there is no cache
         // directory at all, and both users ask again.
         let (ok, text) = tool_as(sb, 0, &["flush", "--all"]);
         assert!(ok, "{text}");
         assert_eq!(
             text,
-            "/dev/shm/rustcache-1000/1000.cache: flushed\n\
-             /dev/shm/rustcache-1001/1001.cache: flushed\n"
+            "/dev/shm/rustcache-1000/1000.v3.cache: flushed\n\
+             /dev/shm/rustcache-1001/1001.v3.cache: flushed\n"
         );
         assert_results(&sb.probe_as(1000, 1000, WWW), &[WWW_BOTH]);
         assert_results(&sb.probe_as(1001, 1001, WWW), &[WWW_BOTH]);
@@ -209,8 +209,8 @@ fn a_user_who_cannot_write_the_cache_directory_still_reads_roots_file() {
             "{:?}",
             server.queries()
         );
-        assert!(fallback_dir(sb, 1000).join("1000.cache").is_file());
-        assert!(!dir.join("1000.cache").exists());
+        assert!(fallback_dir(sb, 1000).join("1000.v3.cache").is_file());
+        assert!(!dir.join("1000.v3.cache").exists());
     });
 }
 
@@ -237,7 +237,7 @@ fn a_process_on_the_fallback_moves_to_the_cache_directory_once_a_file_is_there()
             let v6only = ["gai v6only.example.com inet6"];
             let want = "ok addrs=inet6:2001:db8::6";
             assert_results(&sb.probe_as(1000, 1000, &v6only), &[want]);
-            assert!(sb.run_dir().join("rustcache/1000.cache").is_file());
+            assert!(sb.run_dir().join("rustcache/1000.v3.cache").is_file());
             running.join().unwrap()
         });
         assert_results(
@@ -247,7 +247,7 @@ fn a_process_on_the_fallback_moves_to_the_cache_directory_once_a_file_is_there()
         assert_eq!(
             server.count_for("v6only.example.com", qtype::AAAA),
             1,
-            "the running process did not move to /run/rustcache/1000.cache\n{:?}",
+            "the running process did not move to /run/rustcache/1000.v3.cache\n{:?}",
             server.queries()
         );
         assert_eq!(
@@ -298,8 +298,8 @@ fn a_fallback_directory_made_by_another_user_gives_no_cache_and_no_wrong_answers
         server.set_zone(poisoned_zone());
         assert_results(&sb.probe_as(1001, 1001, WWW), &[WWW_POISONED]);
         fs::rename(
-            fallback_dir(sb, 1001).join("1001.cache"),
-            squatted.join("1000.cache"),
+            fallback_dir(sb, 1001).join("1001.v3.cache"),
+            squatted.join("1000.v3.cache"),
         )
         .unwrap();
         server.set_zone(zone());
@@ -336,7 +336,7 @@ fn a_symlink_in_place_of_the_fallback_directory_is_not_followed() {
 
 /// Root's cache file in the sandbox, as the test sees it.
 fn root_file(sb: &Sandbox) -> PathBuf {
-    sb.run_dir().join("rustcache/0.cache")
+    sb.run_dir().join("rustcache/0.v3.cache")
 }
 
 /// What `check` (its cache line) and `stats` (its error) say for root once
@@ -347,7 +347,7 @@ fn why_after(tamper: impl FnOnce(&Path) + Send) -> (String, String) {
         assert_results(&sb.probe(WWW), &[WWW_BOTH]);
         assert_eq!(
             check_cache_line(sb, 0),
-            "cache          /run/rustcache/0.cache",
+            "cache          /run/rustcache/0.v3.cache",
             "premise: the file is used"
         );
         tamper(&root_file(sb));
@@ -399,7 +399,7 @@ fn check_and_stats_say_which_check_a_cache_file_failed() {
     ];
     for (why, tamper) in cases {
         let (line, stats) = why_after(tamper);
-        let expected = format!("/run/rustcache/0.cache: {why}");
+        let expected = format!("/run/rustcache/0.v3.cache: {why}");
         assert_eq!(
             line,
             format!("cache          none, lookups run uncached: {expected} (no fallback: the file is there, and refused)")

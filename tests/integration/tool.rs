@@ -122,7 +122,7 @@ fn stats_counts_the_lookups_and_gives_the_hit_rate_as_text_and_json() {
         assert_eq!(counter("upstream_queries"), server.count() as u64, "{s:#}");
         assert_eq!(s["hit_rate"].as_f64(), Some(0.6), "{s:#}");
         assert_eq!(s["entries_fresh"], 4, "www and nope, A and AAAA: {s:#}");
-        assert_eq!(s["file"], "/run/rustcache/0.cache");
+        assert_eq!(s["file"], "/run/rustcache/0.v3.cache");
         let servers = s["servers"].as_array().unwrap();
         assert_eq!(servers.len(), 1, "{s:#}");
         assert_eq!(servers[0]["address"], "127.0.0.2:53");
@@ -524,7 +524,7 @@ fn flush_name_drops_that_names_entries_and_leaves_the_others_cached() {
         assert!(out.status.success());
         assert_eq!(
             stdout(&out),
-            "/run/rustcache/0.cache: flushed 2 entries of www.example.com\n"
+            "/run/rustcache/0.v3.cache: flushed 2 entries of www.example.com\n"
         );
         assert_results(&sb.probe(&[www, other]), &[WWW_BOTH, &other_both]);
         assert_eq!(
@@ -541,7 +541,7 @@ fn flush_name_drops_that_names_entries_and_leaves_the_others_cached() {
         assert!(out.status.success());
         assert_eq!(
             stdout(&out),
-            "/run/rustcache/0.cache: flushed 0 entries of nothing.example.com\n"
+            "/run/rustcache/0.v3.cache: flushed 0 entries of nothing.example.com\n"
         );
         // A running process that has the answer memoised asks again too.
         let (running, _) = std::thread::scope(|scope| {

@@ -4,7 +4,7 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::process::ExitCode;
 
-use rustcache::cache::FALLBACK_BASE;
+use rustcache::cache::{FALLBACK_BASE, FILE_SUFFIX};
 use rustcache::clock::now_ms;
 use rustcache::name::{check_host_name, reverse_name};
 
@@ -36,7 +36,8 @@ pub fn run(name: Option<&str>, uid: Option<u32>, all: bool) -> Result<ExitCode, 
     Ok(code)
 }
 
-/// Every uid with a cache file: `<uid>.cache` in the cache directory, or a
+/// Every uid with a cache file: `<uid>.v3.cache` in the cache directory (files
+/// of other layouts, `<uid>.cache` of releases before, are other releases'), or a
 /// fallback directory `rustcache-<uid>` (containers where the cache
 /// directory could not be made). Each is then flushed where that uid's
 /// processes find it. An error only when neither place can be read.
@@ -50,7 +51,7 @@ fn every_uid(config: &rustcache::config::Config) -> Result<Vec<u32>, String> {
         })
     };
     let primary = listed(&config.cache.dir, |n| {
-        n.strip_suffix(".cache")?.parse().ok()
+        n.strip_suffix(FILE_SUFFIX)?.parse().ok()
     });
     let fallback = listed(Path::new(FALLBACK_BASE), |n| {
         n.strip_prefix("rustcache-")?.parse().ok()

@@ -84,7 +84,7 @@ Private_Clean:         0 kB
 Private_Dirty:         8 kB
 Anonymous:             8 kB
 VmFlags: rd wr mr mw me ac sd
-7f0000000000-7f0001000000 rw-s 00000000 00:2d 12                         /run/rustcache/0.cache
+7f0000000000-7f0001000000 rw-s 00000000 00:2d 12                         /run/rustcache/0.v3.cache
 Rss:                  12 kB
 Private_Clean:         4 kB
 Private_Dirty:         8 kB

@@ -124,7 +124,7 @@ fn demo(sb: &Sandbox, cli: &std::path::Path) -> Result<(), String> {
         println!();
     }
     print_table(&lookups, &columns);
-    println!("\n$ rustcache stats   (the sandbox's /run/rustcache/0.cache)");
+    println!("\n$ rustcache stats   (the sandbox's /run/rustcache/0.v3.cache)");
     let out = sb
         .command(cli)
         .arg("stats")
