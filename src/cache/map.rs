@@ -144,6 +144,57 @@ pub fn file_path(dir: &Path, uid: u32) -> PathBuf {
     uid_path(dir, "", uid, FILE_SUFFIX)
 }
 
+/// What a cache file's name says: whose it is, and its layout version
+/// (`None` for `<uid>.cache`, the name releases before the layout was in
+/// it gave every layout). `None` for any other name.
+pub fn parse_file_name(name: &str) -> Option<(u32, Option<u32>)> {
+    let stem = name.strip_suffix(".cache")?;
+    let (uid, version) = match stem.split_once('.') {
+        Some((uid, version)) => (uid, Some(version.strip_prefix('v')?)),
+        None => (stem, None),
+    };
+    // Decimal as `uid_path` writes it: no sign, no leading zero.
+    let digits = |s: &str| {
+        s.bytes().all(|b| b.is_ascii_digit()) && (s == "0" || !s.is_empty() && !s.starts_with('0'))
+    };
+    if !digits(uid) || !version.is_none_or(digits) {
+        return None;
+    }
+    let version = match version {
+        Some(v) => Some(v.parse().ok()?),
+        None => None,
+    };
+    Some((uid.parse().ok()?, version))
+}
+
+/// The cache files of `uid` in `dir` that another release made: other
+/// layouts' names (see [`parse_file_name`]), regular files owned by `uid`.
+/// Their processes, started before an upgrade, still use them; this
+/// release's never do. `rustcache flush` removes them, so those processes
+/// move to a new, empty file (as they do after any deletion) instead of
+/// serving what the flush was meant to drop.
+pub fn other_releases_files(dir: &Path, uid: u32) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .and_then(parse_file_name)
+                .is_some_and(|(owner, version)| owner == uid && version != Some(LAYOUT_VERSION))
+        })
+        .map(|e| e.path())
+        .filter(|path| {
+            lstat(path)
+                .is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFREG && st.st_uid == uid)
+        })
+        .collect();
+    files.sort();
+    files
+}
+
 /// `dir`, then a name made of `prefix`, `uid` in decimal and `suffix`: the
 /// path of a file or directory, joined as `Path::join` joins a relative
 /// name.
@@ -558,6 +609,60 @@ mod tests {
                 assert_eq!(fallback, dir.join(format!("rustcache-{uid}")));
             }
         }
+    }
+
+    #[test]
+    fn file_names_say_whose_and_which_layout() {
+        assert_eq!(parse_file_name("0.v3.cache"), Some((0, Some(3))));
+        assert_eq!(parse_file_name("1000.cache"), Some((1000, None)));
+        assert_eq!(parse_file_name("1000.v12.cache"), Some((1000, Some(12))));
+        let ours = file_path(Path::new(""), 4_294_967_295);
+        let ours = ours.to_str().unwrap();
+        assert_eq!(
+            parse_file_name(ours),
+            Some((4_294_967_295, Some(LAYOUT_VERSION)))
+        );
+        for name in [
+            ".0.v3.cache.lock",
+            ".0.v3.cache.0123456789abcdef",
+            "0.v3.cache.lock",
+            "0.3.cache",
+            "0.v.cache",
+            "0.vx.cache",
+            ".cache",
+            "x.cache",
+            "0.v3.v3.cache",
+            "4294967296.cache",
+            "00.cache",
+            "0.v03.cache",
+            "+1.cache",
+            "rustcache-0",
+        ] {
+            assert_eq!(parse_file_name(name), None, "{name}");
+        }
+    }
+
+    #[test]
+    fn other_releases_files_are_the_uids_regular_files_of_other_layouts() {
+        let dir = tempdir("others");
+        let me = uid();
+        let layout = |v: &str| dir.join(format!("{me}{v}.cache"));
+        for path in [
+            layout(""),
+            layout(".v2"),
+            layout(".v4"),
+            file_path(&dir, me),
+        ] {
+            std::fs::write(&path, b"x").unwrap();
+        }
+        std::fs::write(dir.join(format!("{}.cache", me + 1)), b"x").unwrap();
+        std::os::unix::fs::symlink(layout(""), layout(".v5")).unwrap();
+        std::fs::create_dir(layout(".v6")).unwrap();
+        assert_eq!(
+            other_releases_files(&dir, me),
+            [layout(""), layout(".v2"), layout(".v4")]
+        );
+        assert!(other_releases_files(&dir.join("missing"), me).is_empty());
     }
 
     fn uid() -> u32 {

@@ -38,7 +38,10 @@ pub use health::{HealthTable, ServerHealth, Snapshot};
 pub use layout::{
     Geometry, Stat, FILE_SUFFIX, HEADER_SIZE, HEALTH_COUNT, LAYOUT_VERSION, SLOT_SIZE,
 };
-pub use map::{file_path, open_existing, open_or_create, MapError, Mapping};
+pub use map::{
+    file_path, open_existing, open_or_create, other_releases_files, parse_file_name, MapError,
+    Mapping,
+};
 pub use place::{fallback_dir, Place, Places, FALLBACK_BASE};
 pub use qtype::QType;
 pub use reason::{Check, Failure, NoCache, Problem};

@@ -60,6 +60,7 @@ pub fn tests() -> Vec<Trial> {
         a_changed_ttl_policy_serves_none_of_the_old_answers,
         a_resolv_conf_restored_with_an_older_mtime_serves_none_of_the_old_answers,
         rustcache_flush_makes_the_next_lookup_ask_the_upstream,
+        rustcache_flush_removes_other_releases_files_so_their_processes_start_afresh,
         deleting_the_cache_file_under_a_running_process_is_safe_and_it_moves_to_a_new_file,
         // Shared health and statistics.
         a_server_one_process_found_dead_is_not_asked_by_a_fresh_process,
@@ -1250,6 +1251,71 @@ fn rustcache_flush_makes_the_next_lookup_ask_the_upstream() {
             "the answer fetched after the flush was not cached\n{}",
             log_text(server)
         );
+    });
+}
+
+/// After an upgrade, a flush must reach the processes started before it too. This
+/// release cannot read another layout, so `rustcache flush` removes each user's files of
+/// other releases (their processes move to a new, empty file, as after any deletion:
+/// the next test) and flushes this release's; a file under root's name that another
+/// user made is not root's and stays; a user whose processes were all of the other
+/// release is no error. `flush NAME` removes them too.
+fn rustcache_flush_removes_other_releases_files_so_their_processes_start_afresh() {
+    with_cache(ONE_SERVER, |sb, _server| {
+        sb.probe(&["gai www.example.com unspec"]).expect_ok();
+        let dir = cache_dir(sb);
+        let ours = cache_file(sb, 0);
+        let other = |name: &str, owner: u32| {
+            let path = dir.join(name);
+            fs::copy(&ours, &path).unwrap();
+            std::os::unix::fs::chown(&path, Some(owner), Some(owner)).unwrap();
+            path
+        };
+        let removed = [
+            other("0.cache", 0),
+            other("0.v4.cache", 0),
+            other("1000.cache", 1000),
+        ];
+        let planted = other("0.v2.cache", 1000);
+        let flush = |args: &[&str]| {
+            let out = sb
+                .command(crate::common::rustcache_cli())
+                .args(args)
+                .output()
+                .unwrap();
+            let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "{args:?}: {stdout}{stderr}");
+            assert!(stderr.is_empty(), "{args:?}: {stderr}");
+            stdout
+        };
+        let gone = "removed: another release's file (its processes start a new one)";
+        assert_eq!(
+            flush(&["flush", "--all"]),
+            format!(
+                "/run/rustcache/0.cache: {gone}\n\
+                 /run/rustcache/0.v4.cache: {gone}\n\
+                 /run/rustcache/0.v3.cache: flushed\n\
+                 /run/rustcache/1000.cache: {gone}\n"
+            )
+        );
+        for path in &removed {
+            assert!(!path.exists(), "{} is still there", path.display());
+        }
+        assert!(
+            planted.exists(),
+            "another user's file under root's name was removed"
+        );
+        assert!(ours.exists());
+        let legacy = other("0.cache", 0);
+        assert_eq!(
+            flush(&["flush", "www.example.com"]),
+            format!(
+                "/run/rustcache/0.cache: {gone}\n\
+                 /run/rustcache/0.v3.cache: flushed 0 entries of www.example.com\n"
+            )
+        );
+        assert!(!legacy.exists());
     });
 }
 

@@ -1,10 +1,16 @@
 //! `rustcache flush`: one name's entries, or a whole cache file.
+//!
+//! Either way another release's files of the same user (another layout,
+//! in use by processes started before an upgrade) are removed: this
+//! release cannot read them, and their processes, which look at the name
+//! again every second, move to a new, empty file, so a flush reaches them
+//! too.
 
 use std::net::IpAddr;
 use std::path::Path;
 use std::process::ExitCode;
 
-use rustcache::cache::{FALLBACK_BASE, FILE_SUFFIX};
+use rustcache::cache::{other_releases_files, parse_file_name, FALLBACK_BASE};
 use rustcache::clock::now_ms;
 use rustcache::name::{check_host_name, reverse_name};
 
@@ -22,22 +28,54 @@ pub fn run(name: Option<&str>, uid: Option<u32>, all: bool) -> Result<ExitCode, 
     };
     let mut code = ExitCode::SUCCESS;
     for uid in uids {
+        let (others, failed) = remove_other_releases_files(&config, uid);
         match files::open(&config, Some(uid), true) {
             Ok((path, mapping)) => {
                 mapping.table().flush();
                 println!("{}: flushed", path.display());
             }
+            // Only processes of another release have run for this user.
+            Err(_) if others > 0 => {}
             Err(e) => {
                 eprintln!("rustcache: {e}");
                 code = ExitCode::from(1);
             }
         }
+        if failed {
+            code = ExitCode::from(1);
+        }
     }
     Ok(code)
 }
 
-/// Every uid with a cache file: `<uid>.v3.cache` in the cache directory (files
-/// of other layouts, `<uid>.cache` of releases before, are other releases'), or a
+/// `uid`'s files of other releases, in both places, removed (see the module
+/// comment), each reported: how many went, and whether one could not.
+fn remove_other_releases_files(config: &rustcache::config::Config, uid: u32) -> (usize, bool) {
+    let places = files::places(config, uid);
+    let mut removed = 0;
+    let mut failed = false;
+    for dir in [config.cache.dir.as_path(), places.fallback_dir()] {
+        for path in other_releases_files(dir, uid) {
+            match std::fs::remove_file(&path) {
+                Ok(()) => {
+                    println!(
+                        "{}: removed: another release's file (its processes start a new one)",
+                        path.display()
+                    );
+                    removed += 1;
+                }
+                Err(e) => {
+                    eprintln!("rustcache: {}: {e}", path.display());
+                    failed = true;
+                }
+            }
+        }
+    }
+    (removed, failed)
+}
+
+/// Every uid with a cache file (this release's or another's) in the cache
+/// directory, or a
 /// fallback directory `rustcache-<uid>` (containers where the cache
 /// directory could not be made). Each is then flushed where that uid's
 /// processes find it. An error only when neither place can be read.
@@ -51,7 +89,7 @@ fn every_uid(config: &rustcache::config::Config) -> Result<Vec<u32>, String> {
         })
     };
     let primary = listed(&config.cache.dir, |n| {
-        n.strip_suffix(FILE_SUFFIX)?.parse().ok()
+        parse_file_name(n).map(|(uid, _)| uid)
     });
     let fallback = listed(Path::new(FALLBACK_BASE), |n| {
         n.strip_prefix("rustcache-")?.parse().ok()
@@ -81,7 +119,13 @@ fn flush_name(
             checked.to_ascii_lowercase()
         }
     };
-    let (path, mapping) = files::open(config, uid, true)?;
+    let (others, failed) =
+        remove_other_releases_files(config, uid.unwrap_or_else(files::effective_uid));
+    let (path, mapping) = match files::open(config, uid, true) {
+        Ok(opened) => opened,
+        Err(_) if others > 0 && !failed => return Ok(ExitCode::SUCCESS),
+        Err(e) => return Err(e),
+    };
     let scope = config.route(&key_name).id;
     let removed = mapping.table().remove_name(&key_name, scope, now_ms());
     println!(
@@ -89,5 +133,9 @@ fn flush_name(
         path.display(),
         if removed == 1 { "entry" } else { "entries" }
     );
-    Ok(ExitCode::SUCCESS)
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
