@@ -491,6 +491,28 @@ fn other_releases_files_are_left_to_their_processes_and_this_one_caches_beside_t
                 other.display()
             );
         }
+        // `rustcache check` shows this release's file and the others.
+        let out = sb
+            .command(crate::common::rustcache_cli())
+            .arg("check")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let lines: Vec<&str> = stdout
+            .lines()
+            .filter(|l| l.starts_with("cache ") || l.starts_with("other release "))
+            .collect();
+        let other = "used by processes started before an upgrade until the next boot \
+                     (rustcache flush removes it: they start a new one)";
+        assert_eq!(
+            lines,
+            [
+                "cache          /run/rustcache/0.v3.cache".to_owned(),
+                format!("other release  /run/rustcache/0.cache: {other}"),
+                format!("other release  /run/rustcache/0.v4.cache: {other}"),
+            ],
+            "{stdout}"
+        );
     });
 }
 

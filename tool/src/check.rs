@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use rustcache::cache::{open_existing, Failure, MapError, NoCache, Problem};
+use rustcache::cache::{open_existing, other_releases_files, Failure, MapError, NoCache, Problem};
 use rustcache::config::{Config, Sources};
 
 use crate::files;
@@ -63,7 +63,8 @@ pub fn run(resolv_conf: Option<PathBuf>, config: Option<PathBuf>) -> Result<Exit
 
 /// The `cache` lines: the file this user's processes use, or why they run
 /// without one (found as the module finds it, without creating anything),
-/// and why root's file is not read when it exists and fails a check.
+/// why root's file is not read when it exists and fails a check, and this
+/// user's files of other releases (after an upgrade).
 fn cache_status(config: &Config) -> Vec<String> {
     if !config.cache.enabled {
         return vec![format!("cache          none: {}", NoCache::Disabled)];
@@ -82,6 +83,16 @@ fn cache_status(config: &Config) -> Vec<String> {
             Err(MapError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => lines.push(format!("root's cache   {}: {e}", root.display())),
             Ok(_) => lines.push(format!("root's cache   {} (read)", root.display())),
+        }
+    }
+    let places = files::places(config, uid);
+    for dir in [config.cache.dir.as_path(), places.fallback_dir()] {
+        for path in other_releases_files(dir, uid) {
+            lines.push(format!(
+                "other release  {}: used by processes started before an upgrade \
+                 until the next boot (rustcache flush removes it: they start a new one)",
+                path.display()
+            ));
         }
     }
     lines
