@@ -19,6 +19,7 @@ use super::entry::{
 };
 use super::health::{HealthTable, ServerHealth};
 use super::layout::{Header, Slot, Stat, DATA_WORDS, LEASE_COUNT, PROBE_WINDOW, WEDGE_MS};
+use super::map::map_page_alone;
 
 mod inspect;
 pub use inspect::Listed;
@@ -199,6 +200,13 @@ impl<'m> Table<'m> {
     ) -> Option<(Layout, usize, u32)> {
         let key_hash = key.hash(self.seed);
         let generation = self.generation();
+        if self.writable {
+            // The window is one page: its first look is a write, so the
+            // kernel maps that page alone.
+            if let Some(first) = self.window(key_hash).next().and_then(|i| self.slots.get(i)) {
+                map_page_alone(&first.last_hit_ms);
+            }
+        }
         for index in self.window(key_hash) {
             let slot = self.slots.get(index)?;
             // SYNC POINT: Relaxed peek; the real check is the seqlock copy.

@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 use libtest_mimic::Trial;
 use rustcache_testkit::dns::{qtype, Behaviour, LoggedQuery, ScriptedServer, Zone};
 use rustcache_testkit::dns::{POISON_V4, POISON_V6};
-use rustcache_testkit::ns::{ProbeOutput, Sandbox};
+use rustcache_testkit::ns::{touch_every_page, ProbeOutput, Sandbox};
 
 use crate::common::{with_module, WWW_BOTH, WWW_V4 as V4, WWW_V6 as V6};
 use crate::stress::concurrent_writers_and_readers_in_many_processes_never_see_a_torn_entry;
@@ -26,6 +26,7 @@ pub fn tests() -> Vec<Trial> {
         a_cache_file_is_still_made_and_shared_where_seccomp_refuses_renameat2,
         other_releases_files_are_left_to_their_processes_and_this_one_caches_beside_them,
         a_processs_first_lookup_leaves_the_modules_thread_locals_unallocated,
+        a_cached_lookup_maps_only_the_pages_it_reads_of_a_cache_file_in_use,
         // Files that fail a check.
         a_root_file_owned_by_another_user_is_not_used,
         a_root_file_squatted_by_a_user_is_replaced_and_root_caches_again,
@@ -513,6 +514,22 @@ fn other_releases_files_are_left_to_their_processes_and_this_one_caches_beside_t
             ],
             "{stdout}"
         );
+    });
+}
+
+/// A fresh process's cached lookup maps only the cache file's pages it reads: the
+/// header's two and the name's one, 12 KiB, on a file that has been in use too (every
+/// page in the page cache, as on a host whose processes have looked up names for a
+/// while), where a read fault maps each page with up to 15 neighbours (the kernel's
+/// fault-around: 128 KiB in all, counted in the process's RSS).
+fn a_cached_lookup_maps_only_the_pages_it_reads_of_a_cache_file_in_use() {
+    with_cache(ONE_SERVER, |sb, _server| {
+        let www = "gai www.example.com unspec";
+        assert_results(&sb.probe(&[www, "rss .v3.cache"]), &[WWW_BOTH, "ok rss=12"]);
+        touch_every_page(&cache_file(sb, 0)).unwrap();
+        for _ in 0..3 {
+            assert_results(&sb.probe(&[www, "rss .v3.cache"]), &[WWW_BOTH, "ok rss=12"]);
+        }
     });
 }
 

@@ -19,9 +19,11 @@
 //! ```
 
 mod mounts;
+mod pages;
 mod probe_output;
 mod sandbox;
 mod setup;
 
+pub use pages::touch_every_page;
 pub use probe_output::{ProbeOutput, RESULT_SEPARATOR};
 pub use sandbox::{module_dir, module_path, Sandbox, DEFAULT_PROBE_TIMEOUT, MODULE_FILE, UPSTREAM};

@@ -39,6 +39,7 @@
 //! | `sleep MS` | sleep |
 //! | `fds` | list this process's open file descriptors (`/proc/self/fd`) |
 //! | `tls MODULE` | whether this thread has `libnss_MODULE.so.2`'s thread-local block (ld.so allocates it on the thread's first touch of the module's thread-locals; `dl_iterate_phdr`'s `dlpi_tls_data`) |
+//! | `rss SUFFIX` | how much of the mappings of files whose path ends with SUFFIX is resident (smaps `Rss`, summed, KiB): `ok rss=KIB`, or `error none-mapped` |
 //! | `deny SYSCALL ERRNO` | from then on SYSCALL (`renameat2`) fails with ERRNO (`ENOSYS`, `EPERM`, `EINVAL`) in this process: a seccomp filter, as a container runtime's profile that does not know the call |
 //!
 //! Direct-call options: `off=N` starts the buffer N bytes past an 8-byte boundary,
@@ -204,7 +205,43 @@ pub fn run_op(op: &Op) -> String {
         }
         Op::Fds => open_fds(),
         Op::Tls { module } => module_tls(module),
+        Op::Rss { suffix } => mapped_rss(suffix),
         Op::Deny { nr, errno } => deny::install(*nr, *errno),
+    }
+}
+
+/// `ok rss=KIB` (smaps `Rss` of every mapping of a file whose path ends with
+/// `suffix`, summed), or `error none-mapped`.
+fn mapped_rss(suffix: &str) -> String {
+    let smaps = match std::fs::read_to_string("/proc/self/smaps") {
+        Ok(text) => text,
+        Err(e) => return format!("error /proc/self/smaps: {e}"),
+    };
+    let mut inside = false;
+    let mut found = false;
+    let mut kib = 0u64;
+    for line in smaps.lines() {
+        // A mapping's first line starts with its address range, `lo-hi`.
+        let first = line.split_whitespace().next().unwrap_or("");
+        if first.contains('-') && first.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') {
+            inside = line
+                .split_whitespace()
+                .nth(5)
+                .is_some_and(|p| p.ends_with(suffix));
+            found |= inside;
+        } else if let (true, Some(value)) = (inside, line.strip_prefix("Rss:")) {
+            kib += value
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<u64>()
+                .unwrap_or(0);
+        }
+    }
+    if found {
+        format!("ok rss={kib}")
+    } else {
+        "error none-mapped".to_string()
     }
 }
 

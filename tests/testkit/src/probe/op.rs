@@ -116,6 +116,9 @@ pub enum Op {
     Fds,
     /// Whether this thread has a module's thread-local block.
     Tls { module: String },
+    /// How much of the mappings of files whose path ends with `suffix` is
+    /// resident in this process (smaps `Rss`, summed).
+    Rss { suffix: String },
     /// Make a system call fail from now on (seccomp).
     Deny { nr: libc::c_long, errno: i32 },
 }
@@ -239,6 +242,9 @@ fn parse_op(fields: &[Vec<u8>]) -> Result<Op, String> {
         "fds" => Op::Fds,
         "tls" => Op::Tls {
             module: String::from_utf8_lossy(arg(0, "MODULE")?).into_owned(),
+        },
+        "rss" => Op::Rss {
+            suffix: String::from_utf8_lossy(arg(0, "SUFFIX")?).into_owned(),
         },
         "deny" => {
             let text = |b: &Vec<u8>| String::from_utf8_lossy(b).into_owned();
