@@ -41,6 +41,9 @@ lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --locked --no-deps --workspace --quiet
+	# The fuzz targets are their own workspace, which `make fuzz` alone built:
+	# a change of the core's API broke one unnoticed (MapError::Busy, c65e100).
+	$(CARGO) check --locked --manifest-path fuzz/Cargo.toml --bins --examples
 
 unit:
 	$(CARGO) test --locked --workspace --lib --bins

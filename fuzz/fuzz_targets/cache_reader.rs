@@ -145,6 +145,8 @@ fn through_file(flags: ReaderFlags, header: &[u8], slots: &[Vec<u8>]) {
         }
         Err(MapError::Untrusted(why)) => assert!(!valid, "a valid header was refused: {why}"),
         Err(MapError::Io(e)) => panic!("opening the cache file: {e}"),
+        // Only the making of a missing file waits for another process's.
+        Err(MapError::Busy) => panic!("opening an existing file reported it being made"),
     }
 }
 
