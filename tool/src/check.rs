@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use rustcache::cache::{open_existing, other_releases_files, Failure, MapError, NoCache, Problem};
+use rustcache::cache::{open_existing, Failure, MapError, NoCache, Problem};
 use rustcache::config::{Config, Sources};
 
 use crate::files;
@@ -85,15 +85,12 @@ fn cache_status(config: &Config) -> Vec<String> {
             Ok(_) => lines.push(format!("root's cache   {} (read)", root.display())),
         }
     }
-    let places = files::places(config, uid);
-    for dir in [config.cache.dir.as_path(), places.fallback_dir()] {
-        for path in other_releases_files(dir, uid) {
-            lines.push(format!(
-                "other release  {}: used by processes started before an upgrade \
-                 until the next boot (rustcache flush removes it: they start a new one)",
-                path.display()
-            ));
-        }
+    for path in files::other_releases(config, uid) {
+        lines.push(format!(
+            "other release  {}: used by processes started before an upgrade \
+             until the next boot (rustcache flush removes it: they start a new one)",
+            path.display()
+        ));
     }
     lines
 }

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use rustcache::cache::{Mapping, Places, FALLBACK_BASE};
+use rustcache::cache::{other_releases_files, Mapping, Places, FALLBACK_BASE};
 use rustcache::config::{Config, Sources};
 
 /// The configuration in force for this process (bad lines ignored, as the
@@ -21,6 +21,16 @@ pub fn effective_uid() -> u32 {
 /// Where a process of `uid` looks for its file.
 pub fn places(config: &Config, uid: u32) -> Places {
     Places::new(&config.cache.dir, Path::new(FALLBACK_BASE), uid)
+}
+
+/// User `uid`'s files of other releases (another layout, used by processes
+/// started before an upgrade), in the cache directory and the fallback place.
+pub fn other_releases(config: &Config, uid: u32) -> Vec<PathBuf> {
+    let places = places(config, uid);
+    [config.cache.dir.as_path(), places.fallback_dir()]
+        .into_iter()
+        .flat_map(|dir| other_releases_files(dir, uid))
+        .collect()
 }
 
 /// User `uid`'s cache file (default: ours), opened with the module's

@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::process::ExitCode;
 
-use rustcache::cache::{other_releases_files, parse_file_name, FALLBACK_BASE};
+use rustcache::cache::{parse_file_name, FALLBACK_BASE};
 use rustcache::clock::now_ms;
 use rustcache::name::{check_host_name, reverse_name};
 
@@ -51,23 +51,20 @@ pub fn run(name: Option<&str>, uid: Option<u32>, all: bool) -> Result<ExitCode, 
 /// `uid`'s files of other releases, in both places, removed (see the module
 /// comment), each reported: how many went, and whether one could not.
 fn remove_other_releases_files(config: &rustcache::config::Config, uid: u32) -> (usize, bool) {
-    let places = files::places(config, uid);
     let mut removed = 0;
     let mut failed = false;
-    for dir in [config.cache.dir.as_path(), places.fallback_dir()] {
-        for path in other_releases_files(dir, uid) {
-            match std::fs::remove_file(&path) {
-                Ok(()) => {
-                    println!(
-                        "{}: removed: another release's file (its processes start a new one)",
-                        path.display()
-                    );
-                    removed += 1;
-                }
-                Err(e) => {
-                    eprintln!("rustcache: {}: {e}", path.display());
-                    failed = true;
-                }
+    for path in files::other_releases(config, uid) {
+        match std::fs::remove_file(&path) {
+            Ok(()) => {
+                println!(
+                    "{}: removed: another release's file (its processes start a new one)",
+                    path.display()
+                );
+                removed += 1;
+            }
+            Err(e) => {
+                eprintln!("rustcache: {}: {e}", path.display());
+                failed = true;
             }
         }
     }
@@ -75,8 +72,7 @@ fn remove_other_releases_files(config: &rustcache::config::Config, uid: u32) -> 
 }
 
 /// Every uid with a cache file (this release's or another's) in the cache
-/// directory, or a
-/// fallback directory `rustcache-<uid>` (containers where the cache
+/// directory, or a fallback directory `rustcache-<uid>` (containers where the cache
 /// directory could not be made). Each is then flushed where that uid's
 /// processes find it. An error only when neither place can be read.
 fn every_uid(config: &rustcache::config::Config) -> Result<Vec<u32>, String> {
