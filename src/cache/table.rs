@@ -200,14 +200,15 @@ impl<'m> Table<'m> {
     ) -> Option<(Layout, usize, u32)> {
         let key_hash = key.hash(self.seed);
         let generation = self.generation();
+        let mut window = self.window(key_hash).peekable();
         if self.writable {
             // The window is one page: its first look is a write, so the
             // kernel maps that page alone.
-            if let Some(first) = self.window(key_hash).next().and_then(|i| self.slots.get(i)) {
+            if let Some(first) = window.peek().and_then(|&i| self.slots.get(i)) {
                 map_page_alone(&first.last_hit_ms);
             }
         }
-        for index in self.window(key_hash) {
+        for index in window {
             let slot = self.slots.get(index)?;
             // SYNC POINT: Relaxed peek; the real check is the seqlock copy.
             if slot.data[0].load(Ordering::Relaxed) != key_hash {
