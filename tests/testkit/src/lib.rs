@@ -9,6 +9,7 @@
 //! - [`probe`]: the code that runs in a probe process and calls glibc (getaddrinfo,
 //!   gethostbyname*_r, getnameinfo) or the module's entry points directly, printing one
 //!   canonical line per operation.
+//! - [`smaps`]: `/proc/PID/smaps` summed (what a lookup makes resident).
 //!
 //! Needs root (CAP_SYS_ADMIN) for `unshare`.
 //!
@@ -34,3 +35,4 @@
 pub mod dns;
 pub mod ns;
 pub mod probe;
+pub mod smaps;

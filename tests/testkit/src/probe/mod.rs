@@ -213,35 +213,12 @@ pub fn run_op(op: &Op) -> String {
 /// `ok rss=KIB` (smaps `Rss` of every mapping of a file whose path ends with
 /// `suffix`, summed), or `error none-mapped`.
 fn mapped_rss(suffix: &str) -> String {
-    let smaps = match std::fs::read_to_string("/proc/self/smaps") {
-        Ok(text) => text,
-        Err(e) => return format!("error /proc/self/smaps: {e}"),
-    };
-    let mut inside = false;
-    let mut found = false;
-    let mut kib = 0u64;
-    for line in smaps.lines() {
-        // A mapping's first line starts with its address range, `lo-hi`.
-        let first = line.split_whitespace().next().unwrap_or("");
-        if first.contains('-') && first.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') {
-            inside = line
-                .split_whitespace()
-                .nth(5)
-                .is_some_and(|p| p.ends_with(suffix));
-            found |= inside;
-        } else if let (true, Some(value)) = (inside, line.strip_prefix("Rss:")) {
-            kib += value
-                .trim()
-                .trim_end_matches("kB")
-                .trim()
-                .parse::<u64>()
-                .unwrap_or(0);
-        }
-    }
-    if found {
-        format!("ok rss={kib}")
-    } else {
-        "error none-mapped".to_string()
+    match std::fs::read_to_string("/proc/self/smaps") {
+        Ok(text) => match crate::smaps::rss_of(&text, suffix) {
+            Some(kib) => format!("ok rss={kib}"),
+            None => "error none-mapped".to_string(),
+        },
+        Err(e) => format!("error /proc/self/smaps: {e}"),
     }
 }
 

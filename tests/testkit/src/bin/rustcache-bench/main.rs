@@ -73,7 +73,6 @@ mod installed;
 mod options;
 mod runner;
 mod scenario;
-mod smaps;
 mod system;
 mod table;
 mod tools;

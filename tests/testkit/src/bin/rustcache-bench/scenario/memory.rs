@@ -12,10 +12,10 @@ use crate::answer::{check_lookups, lookup_limit, progress, zone_of, Expected};
 use crate::error::BenchError;
 use crate::installed::Installed;
 use crate::runner::Runner;
-use crate::smaps::Usage;
 use crate::system::System;
 use crate::table::{at_most, fmt_bytes, median_of, Bound, Check, Row};
 use crate::Context;
+use rustcache_testkit::smaps::Usage;
 
 /// Fresh processes per system. The kernel maps a library's code 64 KiB
 /// around each page touched, in windows aligned on the virtual address,

@@ -1,4 +1,6 @@
-//! `/proc/PID/smaps`, summed into the few figures the `memory` scenario reports.
+//! `/proc/PID/smaps`, summed: into the few figures the bench's `memory` scenario
+//! reports ([`Usage`]), or the resident size of one file's mappings ([`rss_of`], the
+//! probe's `rss` op).
 //!
 //! Why smaps and not smaps_rollup: the rollup cannot tell a page of a `MAP_SHARED`
 //! mapping (rustcache's cache file, nscd's database) from a private one. A shared page
@@ -29,20 +31,15 @@ impl Usage {
         let mut usage = Usage::default();
         let mut shared = false;
         for line in text.lines() {
-            let mut fields = line.split_whitespace();
-            let (Some(first), Some(second)) = (fields.next(), fields.next()) else {
-                continue;
-            };
-            if first.contains('-') && !first.ends_with(':') {
-                // A mapping's header: `START-END PERMS OFFSET DEV INODE [PATH]`.
-                shared = second.ends_with('s');
+            if let Some(mapping) = Mapping::header(line) {
+                shared = mapping.shared;
                 continue;
             }
-            let Ok(kib) = second.parse::<f64>() else {
+            let Some((field, kib)) = field(line) else {
                 continue;
             };
-            let bytes = kib * 1024.0;
-            match first {
+            let bytes = kib as f64 * 1024.0;
+            match field {
                 "Rss:" => {
                     usage.rss += bytes;
                     if shared {
@@ -68,6 +65,57 @@ impl Usage {
             shared_mappings: self.shared_mappings - before.shared_mappings,
         }
     }
+}
+
+/// `Rss` of every mapping of a file whose path ends with `suffix`, summed, in KiB;
+/// `None` when no such file is mapped.
+pub fn rss_of(text: &str, suffix: &str) -> Option<u64> {
+    let mut inside = false;
+    let mut found = false;
+    let mut kib = 0;
+    for line in text.lines() {
+        if let Some(mapping) = Mapping::header(line) {
+            inside = mapping.path.ends_with(suffix);
+            found |= inside;
+        } else if let (true, Some(("Rss:", value))) = (inside, field(line)) {
+            kib += value;
+        }
+    }
+    found.then_some(kib)
+}
+
+/// A mapping's first line: `START-END PERMS OFFSET DEV INODE [PATH]`.
+struct Mapping<'a> {
+    /// `MAP_SHARED` (the permissions end in `s`, not `p`).
+    shared: bool,
+    /// The file mapped (it may hold spaces), a `[name]`, or empty.
+    path: &'a str,
+}
+
+impl<'a> Mapping<'a> {
+    fn header(line: &'a str) -> Option<Mapping<'a>> {
+        let mut rest = line;
+        let mut fields = [""; 5];
+        for field in &mut fields {
+            rest = rest.trim_start();
+            let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+            (*field, rest) = rest.split_at(end);
+        }
+        let range = fields[0];
+        let is_range =
+            range.contains('-') && range.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
+        is_range.then(|| Mapping {
+            shared: fields[1].ends_with('s'),
+            path: rest.trim(),
+        })
+    }
+}
+
+/// A `Name:   N kB` line: its name (colon included) and N.
+fn field(line: &str) -> Option<(&str, u64)> {
+    let mut words = line.split_whitespace();
+    let name = words.next().filter(|n| n.ends_with(':'))?;
+    Some((name, words.next()?.parse().ok()?))
 }
 
 #[cfg(test)]
@@ -99,5 +147,18 @@ Private_Clean:         4 kB
         assert_eq!(u.anonymous, 8.0 * 1024.0);
         assert_eq!(u.file_clean, 20.0 * 1024.0);
         assert_eq!(u.shared_mappings, 12.0 * 1024.0);
+        assert_eq!(rss_of(text, ".v3.cache"), Some(12));
+        assert_eq!(rss_of(text, "libc.so.6"), Some(20));
+        assert_eq!(rss_of(text, ".v4.cache"), None);
+    }
+
+    #[test]
+    fn a_path_with_spaces_is_one_path() {
+        let text = "\
+7f0000000000-7f0000001000 r--s 00000000 00:2d 12                         /tmp/a dir/0.v3.cache
+Rss:                   4 kB
+";
+        assert_eq!(rss_of(text, "dir/0.v3.cache"), Some(4));
+        assert_eq!(Usage::parse(text).shared_mappings, 4096.0);
     }
 }
