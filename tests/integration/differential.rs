@@ -16,7 +16,7 @@ pub fn tests() -> Vec<Trial> {
 /// Every call an application makes, over the whole fixture zone: forward
 /// lookups of each shape, the search list and ndots, trailing dots, case,
 /// CNAME chains, NODATA and NXDOMAIN, 80-address answers, PTR lookups.
-const OPS: &[&str] = &[
+pub const OPS: &[&str] = &[
     "gai www.example.com unspec canon",
     "gai www.example.com inet",
     "gai www.example.com inet6",

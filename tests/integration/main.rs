@@ -33,6 +33,7 @@ mod entry_points;
 mod fallback;
 mod harness;
 mod linkage;
+mod memcheck;
 mod nsswitch;
 mod panics;
 mod routing;
@@ -62,6 +63,7 @@ fn main() {
     tests.extend(panics::tests());
     tests.extend(cancel::tests());
     tests.extend(linkage::tests());
+    tests.extend(memcheck::tests());
     tests.extend(cli::tests());
     tests.extend(tool::tests());
     tests.extend(upstream::tests());

@@ -17,9 +17,9 @@ pub fn tests() -> Vec<Trial> {
 
 /// The name on which a `panic-probe` build panics (see the core crate's
 /// `panic-probe` feature).
-const PANIC_NAME: &str = "panic-probe.rustcache.test";
+pub const PANIC_NAME: &str = "panic-probe.rustcache.test";
 /// The name on which a `panic-probe` build asks for isize::MAX bytes.
-const OOM_NAME: &str = "oom-probe.rustcache.test";
+pub const OOM_NAME: &str = "oom-probe.rustcache.test";
 
 /// The directory of the `panic-probe` build of the module: the same
 /// release profile and build script as the shipped one, one feature more
@@ -54,7 +54,7 @@ fn a_panic_in_a_lookup_is_unavailable_and_the_process_goes_on() {
 /// name again. Every lookup of `name` is UNAVAIL and the good name is
 /// answered both times (the configuration lock and cache session were not
 /// left poisoned); the process exits normally.
-fn unavailable_and_still_answering(sb: &Sandbox, name: &str, extra: &str) -> ProbeOutput {
+pub fn unavailable_and_still_answering(sb: &Sandbox, name: &str, extra: &str) -> ProbeOutput {
     sb.set_module_dir(panic_module_dir());
     let out = sb.probe(&[
         &format!("gai {name} unspec"),

@@ -62,6 +62,8 @@ pub struct Sandbox {
 struct Settings {
     env: Vec<(OsString, OsString)>,
     probe_binary: PathBuf,
+    /// A program (and its arguments) that runs the probe binary, e.g. valgrind.
+    probe_wrapper: Vec<OsString>,
     probe_timeout: Duration,
     module_dir: PathBuf,
     etc_overlay: bool,
@@ -159,6 +161,7 @@ impl Sandbox {
             settings: Mutex::new(Settings {
                 env: Vec::new(),
                 probe_binary,
+                probe_wrapper: Vec::new(),
                 probe_timeout: DEFAULT_PROBE_TIMEOUT,
                 module_dir: module_dir(),
                 etc_overlay: false,
@@ -279,6 +282,13 @@ impl Sandbox {
     /// `rustcache-probe`) instead of the current executable.
     pub fn set_probe_binary(&self, path: impl Into<PathBuf>) {
         self.settings().probe_binary = path.into();
+    }
+
+    /// Runs every later probe under `argv` (a program and its arguments, e.g.
+    /// `valgrind -q`), which is given the probe binary and its arguments after
+    /// its own; an empty `argv` runs the probe binary itself again.
+    pub fn set_probe_wrapper(&self, argv: &[&str]) {
+        self.settings().probe_wrapper = argv.iter().map(OsString::from).collect();
     }
 
     /// Changes how long a probe may run before it is killed.
@@ -433,8 +443,21 @@ impl Sandbox {
         let seq = self.probes.fetch_add(1, Ordering::Relaxed);
         let out_path = self.dir.join("probes").join(format!("{seq}.out"));
         let err_path = self.dir.join("probes").join(format!("{seq}.err"));
-        let binary = self.settings().probe_binary.clone();
-        let mut cmd = Command::new(binary);
+        let (binary, wrapper) = {
+            let settings = self.settings();
+            (
+                settings.probe_binary.clone(),
+                settings.probe_wrapper.clone(),
+            )
+        };
+        let mut cmd = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut cmd = Command::new(program);
+                cmd.args(args).arg(binary);
+                cmd
+            }
+            None => Command::new(binary),
+        };
         cmd.arg(PROBE_FLAG).args(ops);
         self.apply_env(&mut cmd);
         cmd.stdin(Stdio::null())
