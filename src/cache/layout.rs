@@ -235,3 +235,8 @@ const _: () = assert!(std::mem::size_of::<Header>() <= HEADER_SIZE);
 const _: () = assert!(HEADER_SIZE % 4096 == 0);
 const _: () = assert!(std::mem::align_of::<Header>() == 8);
 const _: () = assert!(std::mem::align_of::<Slot>() == 8);
+// What a hit reads is in the first page, and the leases (whose first word
+// `Table` writes to map the second page) begin in the second: see
+// `map::map_header_alone`.
+const _: () = assert!(std::mem::offset_of!(Header, health) < 4096);
+const _: () = assert!(std::mem::offset_of!(Header, leases) >= 4096);

@@ -365,7 +365,8 @@ fn map(fd: &OwnedFd, st: &libc::stat64, writable: bool) -> Result<Mapping, MapEr
 /// cache had been in use, a fresh process's first cached lookup mapped
 /// 128 KiB of the file (the header's window and the name's), against
 /// 12 KiB on a new file, counted in its RSS (the bench's memory rows); with
-/// the header and each name's window touched so first, 12 KiB either way.
+/// each page touched so first, 8 KiB either way (the header's first page
+/// and the name's window; a miss maps the header's second page too).
 /// Only for writable mappings: root's file, read by users, keeps
 /// fault-around.
 pub(super) fn map_page_alone(word: &AtomicU64) {
@@ -376,23 +377,22 @@ pub(super) fn map_page_alone(word: &AtomicU64) {
     word.fetch_add(std::hint::black_box(0), Ordering::Relaxed);
 }
 
-/// The header's pages, each mapped alone (see [`map_page_alone`]). Two
-/// write faults where one read fault used to map both: a fresh process's
-/// first lookup takes three faults on the file, not two. Measured on this
-/// VM (a C program, 300 new mappings each): 3.1 us for the two writes
-/// against 2.5 us for the read on a new file, and 3.0 against 3.7 us on a
-/// used one, where the read maps 16 pages; `madvise(MADV_POPULATE_WRITE)`
-/// of both pages, one system call, took 3.5 us either way.
+/// The header's first page, mapped alone (see [`map_page_alone`]): it holds
+/// what every lookup reads (identity, geometry, generation, statistics).
+/// The second page holds only what a miss uses (the miss leases and the
+/// last health records); `Table` maps it the same way on a miss's first
+/// use of it, so a process that only hits never maps it: a fresh process's
+/// cached lookup takes two faults on the file, not three. Measured on this
+/// VM (a C program, 300 new mappings each): 3.1 us for the two header
+/// writes against 2.5 us for one read on a new file, and 3.0 against 3.7 us
+/// on a used one, where the read maps 16 pages;
+/// `madvise(MADV_POPULATE_WRITE)` of both pages, one system call, took
+/// 3.5 us either way.
 fn map_header_alone(ptr: *mut u8) {
-    // Every 4 KiB: a page on x86_64 and on most aarch64 kernels (where pages
-    // are larger, some writes fall in the same page, which is harmless).
-    for offset in (0..HEADER_SIZE).step_by(4096) {
-        // SAFETY: the mapping is writable, page aligned and longer than
-        // HEADER_SIZE (checked by the caller); every offset here is 8-byte
-        // aligned and inside it, and the file's words are accessed only
-        // atomically.
-        map_page_alone(unsafe { &*ptr.add(offset).cast::<AtomicU64>() });
-    }
+    // SAFETY: the mapping is writable, page aligned and longer than
+    // HEADER_SIZE (checked by the caller), so its first word is 8-byte
+    // aligned and inside it; the file's words are accessed only atomically.
+    map_page_alone(unsafe { &*ptr.cast::<AtomicU64>() });
 }
 
 /// Checks an untrusted header against the mapping; returns the slot count.

@@ -98,12 +98,26 @@ impl<'m> Table<'m> {
 
     /// The shared health records of the upstream servers.
     pub fn health(&self) -> HealthTable<'m> {
-        HealthTable::new(&self.header.health)
+        HealthTable::new(&self.miss_header().health)
     }
 
     /// The health slots themselves (for statistics).
     pub fn health_slots(&self) -> &'m [ServerHealth] {
-        &self.header.health
+        &self.miss_header().health
+    }
+
+    /// The header, for what only a miss uses (the health records and the
+    /// leases, which reach into its second page): that page is mapped
+    /// first with a write, as `map` maps the first one and `get_into` a
+    /// name's window, so that the kernel maps it alone instead of with up
+    /// to 15 neighbours of the file. A process that only hits never maps it.
+    fn miss_header(&self) -> &'m Header {
+        if self.writable {
+            if let Some(word) = self.header.leases.first() {
+                map_page_alone(word);
+            }
+        }
+        self.header
     }
 
     /// Adds `n` to a statistics counter.
@@ -345,13 +359,14 @@ impl<'m> Table<'m> {
         if !self.writable {
             return Lease::Unavailable;
         }
+        let header = self.miss_header();
         let key_hash = key.hash(self.seed);
         let tag = lease_tag(key_hash);
         if self.held_lease(key_hash, now).is_some() {
             return Lease::HeldByOther;
         }
         for index in lease_indexes(key_hash) {
-            let Some(word) = self.header.leases.get(index) else {
+            let Some(word) = header.leases.get(index) else {
                 continue;
             };
             // SYNC POINT: AcqRel on the CAS orders competing lease takers.
@@ -369,7 +384,7 @@ impl<'m> Table<'m> {
             // word, and a store delayed past the winner's) may leave its pid
             // on the winner's lease; once it exits, that lease's waiters ask
             // for themselves: one extra query each, as before this store.
-            let owner = self.header.lease_owners.get(index);
+            let owner = header.lease_owners.get(index);
             let me = crate::sys::pid();
             if let Some(owner) = owner {
                 // SYNC POINT: Relaxed; the owner is a hint for waiters
@@ -406,9 +421,10 @@ impl<'m> Table<'m> {
     /// its holder not killed (a process killed mid-query must not hold the
     /// others up until its lease runs out).
     pub fn lease_held(&self, key: &Key<'_>, now: u64) -> bool {
+        let header = self.miss_header();
         let key_hash = key.hash(self.seed);
         self.held_lease(key_hash, now).is_some_and(|index| {
-            self.header
+            header
                 .lease_owners
                 .get(index)
                 .is_none_or(|owner| process_exists(owner.load(Ordering::Relaxed)))
@@ -420,9 +436,10 @@ impl<'m> Table<'m> {
         if !self.writable {
             return;
         }
+        let header = self.miss_header();
         let key_hash = key.hash(self.seed);
         for index in lease_indexes(key_hash) {
-            if let Some(word) = self.header.leases.get(index) {
+            if let Some(word) = header.leases.get(index) {
                 let current = word.load(Ordering::Acquire);
                 if split_lease(current).0 == lease_tag(key_hash) {
                     // SYNC POINT: Release pairs with waiters' Acquire loads;
