@@ -5,6 +5,7 @@
 //! does not jump with the wall clock: CLOCK_BOOTTIME.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 /// Milliseconds since boot.
 pub fn now_ms() -> u64 {
@@ -77,6 +78,77 @@ fn ns_to_ms(ns: u64) -> u64 {
     ns / 1_000_000
 }
 
+/// A point on the monotonic clock, for the deadlines and round-trip times
+/// of one lookup: what `std::time::Instant` is, without std's clock code in
+/// the module. std's `Instant::now` unwraps the clock call's `io::Error`
+/// and its arithmetic panics on overflow; the panic messages, their
+/// locations and the `io::Error` formatting they pull in were about a
+/// third of the RELRO data ld.so relocates at every `dlopen` (see
+/// nss-module/build.rs). Here a failed clock read gives 0 and the
+/// arithmetic saturates: a deadline past the clock's range is never
+/// reached, one before its start has passed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Instant {
+    ns: u64,
+}
+
+impl Instant {
+    /// Now.
+    pub fn now() -> Instant {
+        Instant {
+            ns: read_ns(libc::CLOCK_MONOTONIC),
+        }
+    }
+
+    /// The time from `earlier` to this instant, zero if `earlier` is later.
+    pub fn saturating_duration_since(self, earlier: Instant) -> Duration {
+        Duration::from_nanos(self.ns.saturating_sub(earlier.ns))
+    }
+
+    /// The same, under std's name (whose `Instant` saturates too).
+    pub fn duration_since(self, earlier: Instant) -> Duration {
+        self.saturating_duration_since(earlier)
+    }
+
+    /// The time since this instant.
+    pub fn elapsed(self) -> Duration {
+        Instant::now().saturating_duration_since(self)
+    }
+}
+
+impl std::ops::Add<Duration> for Instant {
+    type Output = Instant;
+
+    fn add(self, span: Duration) -> Instant {
+        let span = u64::try_from(span.as_nanos()).unwrap_or(u64::MAX);
+        Instant {
+            ns: self.ns.saturating_add(span),
+        }
+    }
+}
+
+impl std::ops::Sub<Instant> for Instant {
+    type Output = Duration;
+
+    /// As [`Instant::saturating_duration_since`].
+    fn sub(self, earlier: Instant) -> Duration {
+        self.saturating_duration_since(earlier)
+    }
+}
+
+/// The wall clock (CLOCK_REALTIME) as seconds and nanoseconds since the
+/// epoch, as file times are given; negative before it.
+pub fn wall_ns() -> i128 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; the real-time clock
+    // exists everywhere, and on failure `ts` stays zero.
+    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
+    i128::from(ts.tv_sec) * 1_000_000_000 + i128::from(ts.tv_nsec)
+}
+
 /// "At most once a second": a boot-clock deadline that one caller at a
 /// time moves forward. Used for the looks at the configuration files and
 /// at the cache file paths, so a cache hit makes no system call.
@@ -130,6 +202,47 @@ impl Every {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn instants_follow_the_monotonic_clock_and_saturate() {
+        let start = Instant::now();
+        let std_start = std::time::Instant::now();
+        std::thread::sleep(Duration::from_millis(20));
+        let ours = start.elapsed();
+        let theirs = std_start.elapsed();
+        assert!(ours >= Duration::from_millis(20), "{ours:?}");
+        // Read a few µs apart, in either order.
+        let apart = ours.abs_diff(theirs);
+        assert!(
+            apart < Duration::from_millis(5),
+            "{ours:?} against {theirs:?}"
+        );
+        let later = start + Duration::from_millis(5);
+        assert!(later > start && later < Instant::now());
+        assert_eq!(
+            later.saturating_duration_since(start),
+            Duration::from_millis(5)
+        );
+        assert_eq!(start.saturating_duration_since(later), Duration::ZERO);
+        // Far past the clock's range (584 years of ns): the end of the
+        // range, never reached, and no panic.
+        let never = start + Duration::MAX;
+        assert_eq!(never, start + Duration::from_secs(1 << 40));
+        assert!(never > Instant::now() + Duration::from_secs(100 * 365 * 86_400));
+    }
+
+    #[test]
+    fn the_wall_clock_is_systemtime() {
+        let ours = wall_ns();
+        let theirs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as i128;
+        assert!(
+            (theirs - ours).abs() < 1_000_000_000,
+            "{ours} against {theirs}"
+        );
+    }
 
     #[test]
     fn the_quick_clock_follows_the_boot_clock_behind_it_by_at_most_a_tick() {

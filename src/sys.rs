@@ -9,18 +9,20 @@
 //! have died, the pause of a caller waiting for another one's answer,
 //! mapping the cache file) or need nothing libc adds to them, so each goes
 //! through the one `syscall` import the module has anyway; [`net`] has the
-//! upstream client's socket calls. Those whose wrappers do real work
-//! (`posix_fallocate`'s fallback, `lstat`'s structure translation), the
-//! ones std makes anyway (`open`, `read`, `close`, `fstat`) and `getrandom`
-//! (the tests stand in for it with an LD_PRELOAD) keep their wrappers.
+//! upstream client's socket calls, [`file`] the descriptor and the calls
+//! that read files (the configuration, the cache file). `posix_fallocate`
+//! (its fallback does real work) and `getrandom` keep their wrappers: the
+//! tests stand in for both with an LD_PRELOAD.
 //!
-//! Only `*at` forms are used: they exist on every Linux architecture
-//! (aarch64 has no `mkdir`, `unlink` or `link`).
+//! Only calls that x86_64 and aarch64 both have are used: the `*at` forms
+//! (aarch64 has no `mkdir`, `unlink`, `link`, `open` or `stat`) and
+//! `fstat`.
 
 use std::ffi::CStr;
 use std::io;
 use std::time::Duration;
 
+pub mod file;
 pub mod net;
 
 /// `Ok` of a system call's non-negative result, else errno.

@@ -25,7 +25,7 @@
 use std::ffi::CString;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use super::layout::FILE_SUFFIX;
 use super::map::{cstring, lstat, open, uid_path};
@@ -104,25 +104,18 @@ fn age_of_claim(path: &Path, uid: u32) -> Option<Duration> {
     if !ours {
         return None;
     }
-    // checked_add: a date past what SystemTime holds is stale, not a panic.
-    let Some(made) = UNIX_EPOCH.checked_add(Duration::new(
-        u64::try_from(st.st_mtime).unwrap_or(0),
-        u32::try_from(st.st_mtime_nsec).unwrap_or(0),
-    )) else {
-        return Some(Duration::MAX);
-    };
-    let now = SystemTime::now();
-    Some(
-        now.duration_since(made)
-            .or_else(|_| made.duration_since(now))
-            .unwrap_or(Duration::MAX),
-    )
+    let made = i128::from(st.st_mtime) * 1_000_000_000 + i128::from(st.st_mtime_nsec);
+    // Either way round (a clock set back must not make a claim young
+    // forever); an age past what a Duration holds is stale.
+    let age = (crate::clock::wall_ns() - made).unsigned_abs();
+    Some(u64::try_from(age).map_or(Duration::MAX, Duration::from_nanos))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::os::unix::fs::MetadataExt;
+    use std::time::SystemTime;
 
     fn tempdir(name: &str) -> PathBuf {
         crate::cache::test_dir("claim", name)

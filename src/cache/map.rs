@@ -19,7 +19,7 @@
 
 use std::ffi::{CString, OsString};
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,6 +32,7 @@ use super::layout::{
 use super::reason::{Check, Problem};
 use super::table::Table;
 use crate::clock::now_ms;
+use crate::sys::file::{self, Fd};
 
 /// A mapped, validated cache file.
 pub struct Mapping {
@@ -235,53 +236,15 @@ pub(super) fn cstring(path: &Path) -> io::Result<CString> {
     CString::new(path.as_os_str().as_bytes()).map_err(|_| io::ErrorKind::InvalidInput.into())
 }
 
-/// open(2) of `path` with O_NOFOLLOW and O_CLOEXEC added, retried on EINTR.
-pub(super) fn open(path: &Path, flags: libc::c_int, mode: libc::mode_t) -> io::Result<OwnedFd> {
-    let c = cstring(path)?;
-    loop {
-        // SAFETY: `c` is a valid C string for the call; the result is
-        // checked before use.
-        let fd = unsafe {
-            libc::open64(
-                c.as_ptr(),
-                flags | libc::O_NOFOLLOW | libc::O_CLOEXEC,
-                libc::c_uint::from(mode),
-            )
-        };
-        if fd >= 0 {
-            // SAFETY: `fd` is a fresh descriptor owned by nothing else.
-            return Ok(unsafe { OwnedFd::from_raw_fd(fd) });
-        }
-        let err = io::Error::last_os_error();
-        if err.kind() != io::ErrorKind::Interrupted {
-            return Err(err);
-        }
-    }
-}
-
-// The calls here use glibc's `*64` names (open64, fstat64, lstat64),
-// the ones std imports: the same functions under the other names would be
-// more dynamic symbols, and each one costs a symbol lookup at every dlopen.
-fn fstat(fd: &OwnedFd) -> io::Result<libc::stat64> {
-    // SAFETY: an all-zero stat is a valid value to be overwritten.
-    let mut st: libc::stat64 = unsafe { std::mem::zeroed() };
-    // SAFETY: `fd` is open and `st` is writable.
-    if unsafe { libc::fstat64(fd.as_raw_fd(), &mut st) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(st)
+/// open(2) of `path` with O_NOFOLLOW (and O_CLOEXEC) added, retried on
+/// EINTR.
+pub(super) fn open(path: &Path, flags: libc::c_int, mode: libc::mode_t) -> io::Result<Fd> {
+    file::open(&cstring(path)?, flags | libc::O_NOFOLLOW, mode)
 }
 
 /// lstat(2): what is at `path`, without following a symlink.
 pub(super) fn lstat(path: &Path) -> io::Result<libc::stat64> {
-    let c = cstring(path)?;
-    // SAFETY: an all-zero stat is a valid value to be overwritten.
-    let mut st: libc::stat64 = unsafe { std::mem::zeroed() };
-    // SAFETY: `c` is a valid C string and `st` is writable.
-    if unsafe { libc::lstat64(c.as_ptr(), &mut st) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(st)
+    file::lstat(&cstring(path)?)
 }
 
 /// Device, inode and size at `path`, without following a symlink.
@@ -316,7 +279,7 @@ fn check_stat(st: &libc::stat64, owner: u32) -> Result<(), MapError> {
 }
 
 /// Maps an open, checked file and validates its header.
-fn map(fd: &OwnedFd, st: &libc::stat64, writable: bool) -> Result<Mapping, MapError> {
+fn map(fd: &Fd, st: &libc::stat64, writable: bool) -> Result<Mapping, MapError> {
     let len = usize::try_from(st.st_size).map_err(|_| MapError::Untrusted(Check::Size))?;
     if len < HEADER_SIZE + MIN_SLOTS as usize * SLOT_SIZE {
         return Err(MapError::Untrusted(Check::Size));
@@ -432,7 +395,7 @@ pub fn open_existing(path: &Path, owner: u32, writable: bool) -> Result<Mapping,
         }
         other => other?,
     };
-    let st = fstat(&fd)?;
+    let st = file::fstat(&fd)?;
     check_stat(&st, owner)?;
     map(&fd, &st, writable)
 }
@@ -495,7 +458,7 @@ fn create(dir: &Path, path: &Path, uid: u32, geometry: Geometry) -> Result<Mappi
 /// Waits (polling as `sys::Backoff` does, [`claim::WAIT`] in all) for the
 /// file another process claimed to appear.
 fn wait_for_file(path: &Path, uid: u32) -> Result<Mapping, MapError> {
-    let start = std::time::Instant::now();
+    let start = crate::clock::Instant::now();
     let mut backoff = crate::sys::Backoff::new();
     loop {
         backoff.sleep();
@@ -532,12 +495,7 @@ fn make(dir: &Path, path: &Path, uid: u32, geometry: Geometry) -> Result<Mapping
 }
 
 /// Gives the new file its full size and its header.
-fn initialise(
-    fd: &OwnedFd,
-    geometry: Geometry,
-    seed: u64,
-    mode: libc::mode_t,
-) -> Result<(), MapError> {
+fn initialise(fd: &Fd, geometry: Geometry, seed: u64, mode: libc::mode_t) -> Result<(), MapError> {
     let size = geometry.file_size();
     // The mode is set explicitly: the process umask must not decide who may
     // read or write the file.

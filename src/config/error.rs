@@ -18,8 +18,9 @@ pub struct ConfigError {
 /// What was wrong with a configuration line.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ConfigErrorKind {
-    /// The file exists but could not be read.
-    Unreadable(String),
+    /// The file exists but could not be read: the errno of the call that
+    /// failed.
+    Unreadable(i32),
     /// The keyword is not one this file knows.
     UnknownKey(String),
     /// The keyword needs a value and has none.
@@ -55,7 +56,11 @@ impl fmt::Display for ConfigError {
 impl fmt::Display for ConfigErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ConfigErrorKind::Unreadable(why) => write!(f, "cannot read the file: {why}"),
+            ConfigErrorKind::Unreadable(errno) => write!(
+                f,
+                "cannot read the file: {}",
+                std::io::Error::from_raw_os_error(*errno)
+            ),
             ConfigErrorKind::UnknownKey(key) => write!(f, "unknown keyword `{key}`"),
             ConfigErrorKind::MissingValue(key) => write!(f, "`{key}` needs a value"),
             ConfigErrorKind::BadValue {

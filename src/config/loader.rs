@@ -5,14 +5,14 @@
 //! lookup compares the files' identity (device, inode, size, mtime, ctime)
 //! with what it saw last and parses again only when one changed.
 
-use std::ffi::OsString;
-use std::io::Read;
-use std::os::unix::fs::MetadataExt;
+use std::ffi::{CString, OsString};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use crate::clock::{now_ms, Every};
+use crate::sys::file;
 
 use super::{parse_overrides, parse_resolv_conf, Config, ConfigError, ConfigErrorKind};
 
@@ -118,47 +118,46 @@ struct FileRead {
 }
 
 /// Reads a file that may legitimately be absent: one open, one `fstat`,
-/// the reads, one close. A first lookup pays for each of these calls, so a
-/// file read up to the size `fstat` gave is not read once more for its end.
+/// the reads, one close (through [`crate::sys::file`], which keeps std's
+/// file calls and their libc imports out of the module). A first lookup
+/// pays for each of these calls, so a file read up to the size `fstat`
+/// gave is not read once more for its end.
 fn read_optional(path: &Path) -> Result<FileRead, ConfigError> {
     let unreadable = |e: std::io::Error| ConfigError {
         path: path.to_path_buf(),
         line: 0,
-        kind: ConfigErrorKind::Unreadable(e.to_string()),
+        // Only the number: its text (strerror) is looked up when the error
+        // is shown, by `rustcache check`, never in a lookup.
+        kind: ConfigErrorKind::Unreadable(e.raw_os_error().unwrap_or(libc::EINVAL)),
     };
-    let mut file = match std::fs::File::open(path) {
-        Ok(file) => file,
+    let c_path = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| unreadable(std::io::Error::from_raw_os_error(libc::EINVAL)))?;
+    let fd = match file::open(&c_path, libc::O_RDONLY, 0) {
+        Ok(fd) => fd,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(FileRead::default()),
         Err(e) => return Err(unreadable(e)),
     };
-    let metadata = file.metadata().map_err(unreadable)?;
+    let st = file::fstat(&fd).map_err(unreadable)?;
     // Files of size 0 in `fstat` (procfs and the like) are read to their end.
     // A file that grew after the `fstat` is read up to its old size here; its
     // stamp holds the old size, so the next look at it (within a second)
-    // sees the change and reads it again. `Take` ends the read at that size
-    // without asking the kernel again, and `read_to_end` fills the vector's
-    // spare room as it is: nothing is zeroed first, and no buffer lands on
-    // the caller's stack (a fresh process's first lookup would fault a
-    // stack page in for it).
-    let size = usize::try_from(metadata.len()).unwrap_or(usize::MAX);
+    // sees the change and reads it again. The read fills the vector's spare
+    // room as it is: nothing is zeroed first, and no buffer lands on the
+    // caller's stack (a fresh process's first lookup would fault a stack
+    // page in for it).
+    let size = usize::try_from(st.st_size).unwrap_or(usize::MAX);
     let limit = if size == 0 {
         MAX_CONFIG_BYTES
     } else {
         size.min(MAX_CONFIG_BYTES)
     };
-    // Room for at least 64 bytes: with less, `read_to_end` first reads
-    // through a small buffer of its own on the stack.
-    let mut bytes = Vec::with_capacity(if size == 0 { 0 } else { limit.max(64) });
-    let limit = u64::try_from(limit).unwrap_or(u64::MAX);
-    (&mut file)
-        .take(limit)
-        .read_to_end(&mut bytes)
-        .map_err(unreadable)?;
+    let mut bytes = Vec::with_capacity(if size == 0 { 0 } else { limit });
+    file::read_to_end(&fd, &mut bytes, limit).map_err(unreadable)?;
     let text = String::from_utf8(bytes)
         .unwrap_or_else(|invalid| String::from_utf8_lossy(invalid.as_bytes()).into_owned());
     Ok(FileRead {
         text: Some(text),
-        stamp: Some(stamp_of(&metadata)),
+        stamp: Some(stamp_of(&st)),
     })
 }
 
@@ -178,18 +177,22 @@ type FileId = (u64, u64, u64, i64, i64, i64, i64);
 struct Stamp([FileStamp; 2]);
 
 fn file_stamp(path: &Path) -> FileStamp {
-    std::fs::metadata(path).ok().map(|m| stamp_of(&m))
+    let c_path = CString::new(path.as_os_str().as_bytes()).ok()?;
+    file::stat(&c_path).ok().map(|st| stamp_of(&st))
 }
 
-fn stamp_of(m: &std::fs::Metadata) -> FileId {
+fn stamp_of(st: &libc::stat64) -> FileId {
+    // st_dev and st_nlink are u64 on x86_64, and st_dev u64 on aarch64 too:
+    // the conversions are for the types each architecture declares.
+    #[allow(clippy::useless_conversion)]
     (
-        m.dev(),
-        m.ino(),
-        m.size(),
-        m.mtime(),
-        m.mtime_nsec(),
-        m.ctime(),
-        m.ctime_nsec(),
+        u64::from(st.st_dev),
+        u64::from(st.st_ino),
+        u64::try_from(st.st_size).unwrap_or(0),
+        i64::from(st.st_mtime),
+        i64::from(st.st_mtime_nsec),
+        i64::from(st.st_ctime),
+        i64::from(st.st_ctime_nsec),
     )
 }
 
@@ -338,6 +341,32 @@ mod tests {
         // procfs gives size 0 for files that have text: read to the end.
         let proc_file = read_optional(Path::new("/proc/self/status")).unwrap();
         assert!(proc_file.text.unwrap().contains("Pid:"));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn an_unreadable_file_is_reported_with_the_systems_reason_and_the_rest_applies() {
+        // A directory where the file should be: open succeeds, read fails
+        // (EISDIR), even for root.
+        let dir = tempdir("unreadable");
+        std::fs::create_dir_all(dir.join("resolv.conf")).unwrap();
+        std::fs::write(dir.join("rustcache.conf"), "nameserver 127.0.0.45\n").unwrap();
+        let (c, errors) = sources(&dir).load_with_diagnostics();
+        assert_eq!(c.servers[0].to_string(), "127.0.0.45:53");
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].kind, ConfigErrorKind::Unreadable(libc::EISDIR));
+        assert_eq!(
+            errors[0].to_string(),
+            format!(
+                "{}: cannot read the file: {}",
+                dir.join("resolv.conf").display(),
+                std::io::Error::from_raw_os_error(libc::EISDIR)
+            )
+        );
+        assert!(errors[0].to_string().contains("directory"), "{}", errors[0]);
+        // Its identity is still looked at, so a file put there is seen.
+        assert!(file_stamp(&dir.join("resolv.conf")).is_some());
+        assert!(file_stamp(&dir.join("missing")).is_none());
         std::fs::remove_dir_all(dir).unwrap();
     }
 

@@ -23,7 +23,9 @@
 
 use std::cell::{Cell, OnceCell};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::clock::Instant;
 
 use crate::cache::policy::{
     negative_ttl, positive_ttl, remaining_ttl, stale_limit_ms, wants_refresh,

@@ -16,15 +16,16 @@
 use std::ffi::CStr;
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, RawFd};
 use std::time::Duration;
 
+use super::file::Fd;
 use super::{result, timespec};
 
 /// A socket descriptor, closed on drop.
 #[derive(Debug)]
 pub struct Socket {
-    fd: OwnedFd,
+    fd: Fd,
 }
 
 impl AsRawFd for Socket {
@@ -46,12 +47,9 @@ impl Socket {
 
     fn of_family(family: libc::c_int, kind: libc::c_int) -> io::Result<Socket> {
         let flags = kind | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
-        // SAFETY: socket(2) takes no pointers.
-        let fd = result(unsafe { libc::syscall(libc::SYS_socket, family, flags, 0) })?;
-        let fd = RawFd::try_from(fd).map_err(|_| io::Error::from(io::ErrorKind::InvalidData))?;
-        // SAFETY: `fd` was just returned by socket(2), is open, and is owned
-        // by nothing else; OwnedFd closes it on drop.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        // SAFETY: socket(2) takes no pointers; a non-negative result is the
+        // new socket, owned by nothing else (Fd closes it on drop).
+        let fd = unsafe { Fd::from_result(libc::syscall(libc::SYS_socket, family, flags, 0)) }?;
         Ok(Socket { fd })
     }
 

@@ -25,7 +25,9 @@
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::clock::Instant;
 
 use super::message::{decode_reply, encode_query, Query, Reply};
 use super::transport::{poll, send_all, udp_connect, RecvBuffer, TcpQuery};
