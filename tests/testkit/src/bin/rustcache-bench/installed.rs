@@ -1,7 +1,9 @@
 //! A module as `make install` puts it on a host: a copy stripped the way `install -s`
 //! does it (`strip` with no options), in a directory of its own that probes'
-//! `LD_LIBRARY_PATH` can point at. The `dlopen`, `memory` and `module-facts`
-//! scenarios measure this copy, not the build's (which carries debug information).
+//! `LD_LIBRARY_PATH` can point at. The `dlopen`, `memory`, `module-facts`,
+//! `hit-latency` and `direct-call` scenarios measure this copy, not the build's
+//! (which carries debug information, and whose page-cache pages are whatever
+//! the build left: see scenario/hit.rs).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
