@@ -323,7 +323,7 @@ mod tests {
                 .as_deref(),
             Some("")
         );
-        // A file shorter than the vector's least room, and one that is not
+        // A file shorter than one read, and one that is not
         // UTF-8 (its bad bytes become U+FFFD, the rest is kept).
         std::fs::write(dir.join("resolv.conf"), "nameserver 127.0.0.8\n").unwrap();
         let read = read_optional(&dir.join("resolv.conf")).unwrap();
