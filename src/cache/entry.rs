@@ -664,21 +664,20 @@ impl EntryView<'_> {
         };
         match layout.qtype {
             QType::A => {
+                // try_from, not indexing: chunks_exact's chunks have the
+                // length, but the compiler keeps a bounds check (and a panic
+                // location, see linkage.rs) per index.
                 entry.v4 = self
                     .addrs
                     .chunks_exact(4)
-                    .map(|c| Ipv4Addr::new(c[0], c[1], c[2], c[3]))
+                    .filter_map(|c| <[u8; 4]>::try_from(c).ok().map(Ipv4Addr::from))
                     .collect();
             }
             QType::Aaaa => {
                 entry.v6 = self
                     .addrs
                     .chunks_exact(16)
-                    .map(|c| {
-                        let mut b = [0u8; 16];
-                        b.copy_from_slice(c);
-                        Ipv6Addr::from(b)
-                    })
+                    .filter_map(|c| <[u8; 16]>::try_from(c).ok().map(Ipv6Addr::from))
                     .collect();
             }
             QType::Ptr => {}

@@ -80,10 +80,9 @@ pub fn split_domains(value: &str) -> Result<(Vec<String>, &str), Refusal> {
     let Some(body) = value.strip_prefix('/') else {
         return Err("/DOMAIN/[DOMAIN/...] first");
     };
-    let Some(end) = body.rfind('/') else {
+    let Some((domains, rest)) = body.rsplit_once('/') else {
         return Err("/DOMAIN/ (a closing slash)");
     };
-    let (domains, rest) = (&body[..end], &body[end + 1..]);
     let mut out = Vec::new();
     for domain in domains.split('/') {
         out.push(domain_of(domain)?);

@@ -489,19 +489,24 @@ impl<'a> Asker<'a> {
                     ));
                 }
             }
-            let asked: Vec<usize> = (0..2).filter(|&i| due[i]).collect();
-            if let Some(name) = asked.first().and_then(|&i| keys[i]).map(|k| k.name()) {
+            // Each question due, with its key: iterated, not indexed, so
+            // that no bounds check (and no panic location, see
+            // linkage.rs) is left in the module.
+            let asked: Vec<(usize, Key<'_>)> = due
+                .iter()
+                .zip(keys)
+                .enumerate()
+                .filter_map(|(i, (&due, key))| key.filter(|_| due).map(|k| (i, k)))
+                .collect();
+            if let Some(name) = asked.first().map(|(_, k)| k.name()) {
                 self.count(Stat::Refreshes, asked.len() as u64);
-                let qtypes: Vec<QType> = asked
-                    .iter()
-                    .filter_map(|&i| keys[i].map(|k| k.qtype()))
-                    .collect();
+                let qtypes: Vec<QType> = asked.iter().map(|(_, k)| k.qtype()).collect();
                 let until = self.deadline().min(Instant::now() + left);
                 if let Ok(answers) = self.fetch(name, &qtypes, until) {
                     let now = crate::clock::now_ms();
-                    for (&i, answer) in asked.iter().zip(answers) {
-                        if let (Some(key), Answer::Reply(_)) = (&keys[i], &answer) {
-                            out[i] = Some(self.store(i, key, answer, now, None, scratch));
+                    for (&(i, key), answer) in asked.iter().zip(answers) {
+                        if let (Some(slot), Answer::Reply(_)) = (out.get_mut(i), &answer) {
+                            *slot = Some(self.store(i, &key, answer, now, None, scratch));
                         }
                     }
                 }
