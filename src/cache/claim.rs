@@ -28,7 +28,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::layout::FILE_SUFFIX;
-use super::map::{cstring, lstat, open, uid_path};
+use super::map::{lstat, open, uid_path};
+use crate::sys::file::c_path;
 
 /// Longest wait for a file another process claimed: ample for the default
 /// sizes (4 ms for 16 MiB); past it the lookup runs uncached.
@@ -63,7 +64,7 @@ impl Drop for Held {
 /// Tries to claim the making of `uid`'s file in `dir`.
 pub fn claim(dir: &Path, uid: u32) -> Claim {
     let path = lock_path(dir, uid);
-    let Ok(c_path) = cstring(&path) else {
+    let Ok(c_path) = c_path(&path) else {
         return Claim::Unclaimable;
     };
     // One retry: after removing a stale claim, another process may claim

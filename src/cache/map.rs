@@ -17,7 +17,7 @@
 //! (`claim`), the others wait for its file. The descriptor is closed once
 //! the file is mapped.
 
-use std::ffi::{CString, OsString};
+use std::ffi::OsString;
 use std::io;
 use std::os::fd::AsRawFd;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
@@ -32,7 +32,7 @@ use super::layout::{
 use super::reason::{Check, Problem};
 use super::table::Table;
 use crate::clock::now_ms;
-use crate::sys::file::{self, Fd};
+use crate::sys::file::{self, c_path, Fd};
 
 /// A mapped, validated cache file.
 pub struct Mapping {
@@ -232,19 +232,15 @@ pub(crate) fn uid_path(dir: &Path, prefix: &str, uid: u32, suffix: &str) -> Path
     PathBuf::from(OsString::from_vec(path))
 }
 
-pub(super) fn cstring(path: &Path) -> io::Result<CString> {
-    CString::new(path.as_os_str().as_bytes()).map_err(|_| io::ErrorKind::InvalidInput.into())
-}
-
 /// open(2) of `path` with O_NOFOLLOW (and O_CLOEXEC) added, retried on
 /// EINTR.
 pub(super) fn open(path: &Path, flags: libc::c_int, mode: libc::mode_t) -> io::Result<Fd> {
-    file::open(&cstring(path)?, flags | libc::O_NOFOLLOW, mode)
+    file::open(&c_path(path)?, flags | libc::O_NOFOLLOW, mode)
 }
 
 /// lstat(2): what is at `path`, without following a symlink.
 pub(super) fn lstat(path: &Path) -> io::Result<libc::stat64> {
-    file::lstat(&cstring(path)?)
+    file::lstat(&c_path(path)?)
 }
 
 /// Device, inode and size at `path`, without following a symlink.
@@ -412,7 +408,7 @@ pub fn open_or_create(dir: &Path, uid: u32, geometry: Geometry) -> Result<Mappin
         // Another user created root's file first (the directory is world
         // writable), to deny everyone root's cache: root removes it.
         Err(MapError::Untrusted(Check::Owner { .. })) if uid == 0 => {
-            let _ = cstring(&path).and_then(|c| crate::sys::unlink(&c));
+            let _ = c_path(&path).and_then(|c| crate::sys::unlink(&c));
         }
         other => return other,
     }
@@ -425,7 +421,7 @@ pub fn open_or_create(dir: &Path, uid: u32, geometry: Geometry) -> Result<Mappin
 /// Creates the cache directory: world-writable and sticky, like /tmp, so
 /// every user can create (only) their own file in it.
 fn ensure_dir(dir: &Path) -> io::Result<()> {
-    let c = cstring(dir)?;
+    let c = c_path(dir)?;
     match crate::sys::mkdir(&c, 0o755) {
         Ok(()) => {
             // Sets the bits the umask may have cleared.
@@ -488,7 +484,7 @@ fn make(dir: &Path, path: &Path, uid: u32, geometry: Geometry) -> Result<Mapping
     let result = initialise(&fd, geometry, seed, mode).and_then(|()| publish(&tmp, path));
     // Gone already when the rename moved it; left when another process's
     // file won, when the link fallback was taken, or on failure.
-    let _ = cstring(&tmp).and_then(|c| crate::sys::unlink(&c));
+    let _ = c_path(&tmp).and_then(|c| crate::sys::unlink(&c));
     result?;
     drop(fd);
     open_existing(path, uid, true)
@@ -555,7 +551,7 @@ fn initialise(fd: &Fd, geometry: Geometry, seed: u64, mode: libc::mode_t) -> Res
 /// kept only for a kernel or filesystem without the flag (or a seccomp
 /// filter that refuses the call); there the window is back, but only there.
 fn publish(tmp: &Path, path: &Path) -> Result<(), MapError> {
-    let (c_tmp, c_path) = (cstring(tmp)?, cstring(path)?);
+    let (c_tmp, c_path) = (c_path(tmp)?, c_path(path)?);
     // SAFETY: both are valid C strings for the call; renameat2 takes no
     // other memory. The raw syscall keeps glibc's 2.28 wrapper out of the
     // module's imports.

@@ -5,8 +5,7 @@
 //! lookup compares the files' identity (device, inode, size, mtime, ctime)
 //! with what it saw last and parses again only when one changed.
 
-use std::ffi::{CString, OsString};
-use std::os::unix::ffi::OsStrExt;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -130,8 +129,7 @@ fn read_optional(path: &Path) -> Result<FileRead, ConfigError> {
         // is shown, by `rustcache check`, never in a lookup.
         kind: ConfigErrorKind::Unreadable(e.raw_os_error().unwrap_or(libc::EINVAL)),
     };
-    let c_path = CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| unreadable(std::io::Error::from_raw_os_error(libc::EINVAL)))?;
+    let c_path = file::c_path(path).map_err(unreadable)?;
     let fd = match file::open(&c_path, libc::O_RDONLY, 0) {
         Ok(fd) => fd,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(FileRead::default()),
@@ -177,7 +175,7 @@ type FileId = (u64, u64, u64, i64, i64, i64, i64);
 struct Stamp([FileStamp; 2]);
 
 fn file_stamp(path: &Path) -> FileStamp {
-    let c_path = CString::new(path.as_os_str().as_bytes()).ok()?;
+    let c_path = file::c_path(path).ok()?;
     file::stat(&c_path).ok().map(|st| stamp_of(&st))
 }
 

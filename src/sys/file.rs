@@ -8,9 +8,11 @@
 //! nothing: on every 64-bit Linux architecture the kernel's `struct stat`
 //! is libc's `stat64`, and `openat` forces O_LARGEFILE itself.
 
-use std::ffi::CStr;
+use std::ffi::{CStr, CString};
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
 
 use super::result;
 
@@ -45,6 +47,12 @@ impl Drop for Fd {
         // the descriptor whatever close returns.
         unsafe { libc::syscall(libc::SYS_close, self.0) };
     }
+}
+
+/// `path` as the C string the calls here take (InvalidInput for a path
+/// with a NUL byte in it).
+pub fn c_path(path: &Path) -> io::Result<CString> {
+    CString::new(path.as_os_str().as_bytes()).map_err(|_| io::ErrorKind::InvalidInput.into())
 }
 
 /// openat(AT_FDCWD, path, flags | O_CLOEXEC, mode), retried on EINTR.
