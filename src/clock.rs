@@ -87,7 +87,7 @@ fn ns_to_ms(ns: u64) -> u64 {
 /// nss-module/build.rs). Here a failed clock read gives 0 and the
 /// arithmetic saturates: a deadline past the clock's range is never
 /// reached, one before its start has passed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Instant {
     ns: u64,
 }
@@ -103,11 +103,6 @@ impl Instant {
     /// The time from `earlier` to this instant, zero if `earlier` is later.
     pub fn saturating_duration_since(self, earlier: Instant) -> Duration {
         Duration::from_nanos(self.ns.saturating_sub(earlier.ns))
-    }
-
-    /// The same, under std's name (whose `Instant` saturates too).
-    pub fn duration_since(self, earlier: Instant) -> Duration {
-        self.saturating_duration_since(earlier)
     }
 
     /// The time since this instant.
@@ -127,26 +122,10 @@ impl std::ops::Add<Duration> for Instant {
     }
 }
 
-impl std::ops::Sub<Instant> for Instant {
-    type Output = Duration;
-
-    /// As [`Instant::saturating_duration_since`].
-    fn sub(self, earlier: Instant) -> Duration {
-        self.saturating_duration_since(earlier)
-    }
-}
-
-/// The wall clock (CLOCK_REALTIME) as seconds and nanoseconds since the
-/// epoch, as file times are given; negative before it.
+/// The wall clock (CLOCK_REALTIME), ns since the epoch, as file times are
+/// given (0 for a clock set before it).
 pub fn wall_ns() -> i128 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec; the real-time clock
-    // exists everywhere, and on failure `ts` stays zero.
-    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
-    i128::from(ts.tv_sec) * 1_000_000_000 + i128::from(ts.tv_nsec)
+    i128::from(read_ns(libc::CLOCK_REALTIME))
 }
 
 /// "At most once a second": a boot-clock deadline that one caller at a

@@ -383,7 +383,7 @@ impl Run<'_, '_> {
                 return;
             }
             let (mut fds, sources) = self.poll_set(Some(index));
-            if poll(&mut fds, until - now).is_err() {
+            if poll(&mut fds, until.saturating_duration_since(now)).is_err() {
                 return;
             }
             for (fd, source) in fds.iter().zip(sources) {
@@ -667,8 +667,8 @@ impl Run<'_, '_> {
             };
             // A probe was waited for on purpose; others count only if they
             // were given their full hedge delay.
-            let had_its_chance =
-                attempt.probe || now.duration_since(attempt.sent_at) >= health.hedge_delay();
+            let had_its_chance = attempt.probe
+                || now.saturating_duration_since(attempt.sent_at) >= health.hedge_delay();
             let failed_rcode = attempt.failed.iter().any(|&f| f) && !attempt.unreachable;
             if attempt.unreachable || (had_its_chance && !failed_rcode) {
                 health.record_timeout(now_boot);
