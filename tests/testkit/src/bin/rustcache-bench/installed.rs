@@ -8,8 +8,11 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use rustcache_testkit::ns::module_path;
+
 use crate::compile::BuildDir;
 use crate::error::BenchError;
+use crate::system::System;
 
 pub struct Installed {
     dir: BuildDir,
@@ -17,6 +20,15 @@ pub struct Installed {
 }
 
 impl Installed {
+    /// The copy the scenarios that measure the installed module load for
+    /// `system`: the stripped build for rustcache, none for the others.
+    pub fn for_system(system: System) -> Result<Option<Installed>, BenchError> {
+        match system {
+            System::Rustcache => Installed::strip(&module_path().0).map(Some),
+            _ => Ok(None),
+        }
+    }
+
     /// Strips a copy of `module` into a new directory, under the same file name.
     pub fn strip(module: &Path) -> Result<Installed, BenchError> {
         let name = module.file_name().unwrap_or(module.as_os_str());

@@ -9,7 +9,7 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use rustcache_testkit::dns::Behaviour;
-use rustcache_testkit::ns::{module_path, ProbeOutput, Sandbox};
+use rustcache_testkit::ns::{ProbeOutput, Sandbox};
 
 use super::catalog::HOT_ROUNDS;
 use super::servers::{self, HEALTHY};
@@ -99,7 +99,8 @@ pub fn describe_direct_call(opts: &Options) -> String {
          `libnss_MODULE.so.2` and calls `_nss_MODULE_gethostbyname4_r` directly \
          (`*pat = NULL`, a 64 KiB buffer reused, ttlp set) on `{V4_ONLY_NAME}` and \
          `{DUAL_NAME}`; the first call fills the cache (and is checked), the loop follows. \
-         rustcache: the stripped copy `make install` would install. {} Target: rustcache's median under {DIRECT_BUDGET_NS:.0} ns.",
+         rustcache: the stripped copy `make install` would install. {} Target: \
+         rustcache's median under {DIRECT_BUDGET_NS:.0} ns.",
         sampling(opts)
     )
 }
@@ -171,10 +172,7 @@ fn one_probe(
     // was dropped: which pages the kernel holds a file in can move a hot
     // loop by that much (why was not found), so every run measures a copy
     // made the same way.
-    let installed = match system {
-        System::Rustcache => Some(Installed::strip(&module_path().0)?),
-        _ => None,
-    };
+    let installed = Installed::for_system(system)?;
     Sandbox::run(|sb| {
         let zone = zone_of(names().iter().map(|(e, _)| e));
         let server = servers::start(HEALTHY, zone, Behaviour::Answer, false)?;

@@ -4,7 +4,7 @@
 //! (configuration files, the cache file's mapping), the second is a plain hit.
 
 use rustcache_testkit::dns::Behaviour;
-use rustcache_testkit::ns::{module_path, ProbeOutput, Sandbox};
+use rustcache_testkit::ns::{ProbeOutput, Sandbox};
 
 use super::catalog::{per_round, rounds_note, LOADING_ROUNDS};
 use super::hit::{DUAL_NAME, DUAL_V4, DUAL_V6};
@@ -78,10 +78,7 @@ pub fn dlopen(system: System, ctx: &Context<'_>) -> Result<Vec<Row>, BenchError>
     let (Some(cprobe), Some(module)) = (ctx.cprobe, system.module()) else {
         return Ok(Vec::new());
     };
-    let installed = match system {
-        System::Rustcache => Some(Installed::strip(&module_path().0)?),
-        _ => None,
-    };
+    let installed = Installed::for_system(system)?;
     let runs = per_round(ctx.opts.runs);
     Sandbox::run(|sb| {
         let name = Expected::new(DUAL_NAME, DUAL_V4, Some(DUAL_V6));

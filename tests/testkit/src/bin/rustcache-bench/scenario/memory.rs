@@ -3,7 +3,7 @@
 use std::fs;
 
 use rustcache_testkit::dns::Behaviour;
-use rustcache_testkit::ns::{module_path, touch_every_page, Sandbox};
+use rustcache_testkit::ns::{touch_every_page, Sandbox};
 
 use super::catalog::{per_round, rounds_note, LOADING_ROUNDS};
 use super::hit::{DUAL_NAME, DUAL_V4, DUAL_V6};
@@ -69,10 +69,7 @@ pub fn memory(system: System, ctx: &Context<'_>) -> Result<Vec<Row>, BenchError>
     let Some(cprobe) = ctx.cprobe else {
         return Ok(Vec::new());
     };
-    let installed = match system {
-        System::Rustcache => Some(Installed::strip(&module_path().0)?),
-        _ => None,
-    };
+    let installed = Installed::for_system(system)?;
     Sandbox::run(|sb| {
         let name = Expected::new(DUAL_NAME, DUAL_V4, Some(DUAL_V6));
         let one = std::slice::from_ref(&name);
