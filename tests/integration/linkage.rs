@@ -110,19 +110,7 @@ fn the_lookup_code_is_laid_out_first_and_the_panic_code_last() {
     assert!(built, "{} is missing: run `make build`", shipped.display());
     for module in [shipped, panic_module_dir().join("libnss_rustcache.so.2")] {
         let headers = tool_output("readelf", &["-S", "-W"], &module);
-        let section = |name: &str| -> (u64, u64) {
-            headers
-                .lines()
-                .find_map(|l| {
-                    let l = l.split(']').nth(1)?;
-                    let mut words = l.split_whitespace();
-                    (words.next()? == name).then_some(())?;
-                    let addr = u64::from_str_radix(words.nth(1)?, 16).ok()?;
-                    let size = u64::from_str_radix(words.nth(1)?, 16).ok()?;
-                    Some((addr, addr + size))
-                })
-                .unwrap_or_else(|| panic!("no {name} in {}:\n{headers}", module.display()))
-        };
+        let section = |name: &str| section_range(&headers, name, &module);
         let (hot, text, cold) = (
             section(".text.hot"),
             section(".text"),
@@ -159,6 +147,21 @@ fn the_lookup_code_is_laid_out_first_and_the_panic_code_last() {
             assert!(within(at(cold_one), cold), "{cold_one} outside .text.cold");
         }
     }
+}
+
+/// The address range of section `name` in `readelf -S -W` output.
+fn section_range(headers: &str, name: &str, module: &std::path::Path) -> (u64, u64) {
+    headers
+        .lines()
+        .find_map(|l| {
+            let l = l.split(']').nth(1)?;
+            let mut words = l.split_whitespace();
+            (words.next()? == name).then_some(())?;
+            let addr = u64::from_str_radix(words.nth(1)?, 16).ok()?;
+            let size = u64::from_str_radix(words.nth(1)?, 16).ok()?;
+            Some((addr, addr + size))
+        })
+        .unwrap_or_else(|| panic!("no {name} in {}:\n{headers}", module.display()))
 }
 
 fn tool_output(tool: &str, args: &[&str], file: &std::path::Path) -> String {
@@ -328,14 +331,7 @@ fn the_data_relocated_at_dlopen_is_one_page() {
          trim what it holds (see this test's comment)\n{relro}"
     );
     let headers = tool_output("readelf", &["-S", "-W"], &shipped);
-    let dynamic = headers
-        .lines()
-        .find_map(|l| {
-            let mut words = l.split(']').nth(1)?.split_whitespace();
-            (words.next()? == ".dynamic").then_some(())?;
-            u64::from_str_radix(words.nth(1)?, 16).ok()
-        })
-        .unwrap_or_else(|| panic!("no .dynamic:\n{headers}"));
+    let (dynamic, _) = section_range(&headers, ".dynamic", &shipped);
     assert!(
         start <= dynamic && dynamic < end,
         ".dynamic at {dynamic:#x} outside RELRO {start:#x}..{end:#x}"
