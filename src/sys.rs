@@ -6,11 +6,12 @@
 //! loaded 13 µs slower; the nine of [`net`] cost rustcache 0.7 µs and
 //! 7,000 instructions, interleaved fresh processes). The calls here
 //! run rarely (creating a cache file or directory, a lease holder that may
-//! have died, the pause of a caller waiting for another one's answer,
-//! mapping the cache file) or need nothing libc adds to them, so each goes
-//! through the one `syscall` import the module has anyway; [`net`] has the
-//! upstream client's socket calls, [`file`] the descriptor and the calls
-//! that read files (the configuration, the cache file). `posix_fallocate`
+//! have died, the pause of a caller waiting for another one's answer and
+//! its wake-up, mapping the cache file) or need nothing libc adds to them,
+//! so each goes through the one `syscall` import the module has anyway;
+//! [`net`] has the upstream client's socket calls, [`file`] the descriptor
+//! and the calls that read files (the configuration, the cache file).
+//! `posix_fallocate`
 //! (its fallback does real work) and `getrandom` keep their wrappers: the
 //! tests stand in for both with an LD_PRELOAD.
 //!
@@ -167,9 +168,61 @@ impl Backoff {
 
     /// Sleeps the next pause.
     pub fn sleep(&mut self) {
-        sleep(self.pause);
-        self.pause = (self.pause * 2).min(Self::MAX);
+        sleep(self.next());
     }
+
+    /// The next pause (for a caller that waits some other way than
+    /// sleeping, bounded by it).
+    pub fn next(&mut self) -> Duration {
+        let pause = self.pause;
+        self.pause = (self.pause * 2).min(Self::MAX);
+        pause
+    }
+}
+
+/// futex(FUTEX_WAIT) on a word of a shared mapping, for at most `pause`:
+/// returns when another process calls [`futex_wake`] on the same word of
+/// the same file, when the word no longer holds `expected` (checked by the
+/// kernel as it queues us, so a wake between our last look and this call
+/// is not lost), on a signal, or when `pause` has passed. No
+/// FUTEX_PRIVATE_FLAG: the kernel then keys the wait by the file and offset,
+/// not by this process's address, so that waiter and waker may map the file
+/// at different addresses in different processes. Which of those ended the
+/// wait is not told: the caller looks again in every case.
+///
+/// A bad `word` is the kernel's to refuse (EFAULT), never read here.
+pub fn futex_wait(word: *const u32, expected: u32, pause: Duration) {
+    let timeout = timespec(pause);
+    // SAFETY: the kernel reads the u32 at `word` (or fails with EFAULT)
+    // and the relative timeout we pass; nothing is written.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word,
+            libc::FUTEX_WAIT,
+            expected,
+            std::ptr::addr_of!(timeout),
+            std::ptr::null::<u32>(),
+            0u32,
+        )
+    };
+}
+
+/// futex(FUTEX_WAKE): wakes every process waiting in [`futex_wait`] on
+/// `word` (the same file and offset).
+pub fn futex_wake(word: *const u32) {
+    // SAFETY: as futex_wait; FUTEX_WAKE only looks the word's key up.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word,
+            libc::FUTEX_WAKE,
+            libc::c_int::MAX,
+            std::ptr::null::<libc::timespec>(),
+            std::ptr::null::<u32>(),
+            0u32,
+        )
+    };
 }
 
 /// Sleeps for `pause` on the monotonic clock, through signals.

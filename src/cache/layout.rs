@@ -59,6 +59,8 @@ pub const STAT_COUNT: usize = 16;
 pub const HEALTH_COUNT: usize = 64;
 /// Miss-coalescing leases in the header.
 pub const LEASE_COUNT: usize = 256;
+/// Waiter counts of the leases (two leases share one).
+pub const LEASE_WAITER_COUNT: usize = LEASE_COUNT / 2;
 /// A slot locked for longer than this belongs to a dead writer.
 pub const WEDGE_MS: u64 = 1000;
 /// Fewest slots a file may have.
@@ -98,6 +100,18 @@ pub struct Header {
     /// The process id holding each lease, so waiters can tell a holder
     /// that was killed mid-query from a slow one.
     pub lease_owners: [AtomicU32; LEASE_COUNT],
+    /// Callers waiting on the leases, `lease_waiters[i % LEASE_WAITER_COUNT]`
+    /// for lease `i`: a holder that gives a lease back wakes them (a futex
+    /// on the lease word's tag half) only when its count is not zero, so a
+    /// miss nobody waits for makes no extra system call. A hint, as the
+    /// owners are: a waiter killed while waiting leaves its count behind
+    /// (the word's holders make one needless wake call each), a count torn
+    /// down to zero leaves its waiters to their pause (at most
+    /// `sys::Backoff`'s 5 ms, as every waiter polled before). Added to
+    /// version 3 in bytes that were zero and unused: a process of an
+    /// earlier release neither counts nor wakes, and its waiters and
+    /// those it holds leases for poll as they always did.
+    pub lease_waiters: [AtomicU32; LEASE_WAITER_COUNT],
 }
 
 /// One cache slot: four control words and the entry data.
@@ -228,9 +242,14 @@ const _: () = assert!(std::mem::size_of::<Slot>() == SLOT_SIZE);
 const _: () = assert!(std::mem::size_of::<ServerHealth>() == 64);
 const _: () = assert!(
     std::mem::size_of::<Header>()
-        == 56 + 8 * STAT_COUNT + 64 * HEALTH_COUNT + 8 * LEASE_COUNT + 4 * LEASE_COUNT
+        == 56
+            + 8 * STAT_COUNT
+            + 64 * HEALTH_COUNT
+            + 8 * LEASE_COUNT
+            + 4 * LEASE_COUNT
+            + 4 * LEASE_WAITER_COUNT
 );
-const _: () = assert!(std::mem::size_of::<Header>() == 7352);
+const _: () = assert!(std::mem::size_of::<Header>() == 7864);
 const _: () = assert!(std::mem::size_of::<Header>() <= HEADER_SIZE);
 const _: () = assert!(HEADER_SIZE % 4096 == 0);
 const _: () = assert!(std::mem::align_of::<Header>() == 8);

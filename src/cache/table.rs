@@ -22,6 +22,7 @@ use super::layout::{Header, Slot, Stat, DATA_WORDS, LEASE_COUNT, PROBE_WINDOW, W
 use super::map::map_page_alone;
 
 mod inspect;
+mod wait;
 pub use inspect::Listed;
 
 /// Minimum interval between two updates of a slot's last-hit time, so hot
@@ -431,7 +432,8 @@ impl<'m> Table<'m> {
         })
     }
 
-    /// Gives the lease of `key` back (after storing the answer).
+    /// Gives the lease of `key` back (after storing the answer), waking the
+    /// callers that wait on it (`wait`).
     pub fn release_lease(&self, key: &Key<'_>) {
         if !self.writable {
             return;
@@ -441,10 +443,15 @@ impl<'m> Table<'m> {
         for index in lease_indexes(key_hash) {
             if let Some(word) = header.leases.get(index) {
                 let current = word.load(Ordering::Acquire);
-                if split_lease(current).0 == lease_tag(key_hash) {
-                    // SYNC POINT: Release pairs with waiters' Acquire loads;
-                    // the entry was stored before.
-                    let _ = word.compare_exchange(current, 0, Ordering::Release, Ordering::Relaxed);
+                // SYNC POINT: SeqCst on success: Release pairs with
+                // waiters' Acquire loads (the entry was stored before),
+                // and the waiters' count is read after it (`wait`).
+                if split_lease(current).0 == lease_tag(key_hash)
+                    && word
+                        .compare_exchange(current, 0, Ordering::SeqCst, Ordering::Relaxed)
+                        .is_ok()
+                {
+                    self.wake_lease_waiters(index, word);
                 }
             }
         }

@@ -544,7 +544,10 @@ impl<'a> Asker<'a> {
     }
 
     /// Waits (bounded by the lease and our deadline) until the needed
-    /// questions are in the cache or the other caller gives up.
+    /// questions are in the cache or the other caller gives up: asleep on
+    /// the lease, woken when the holder gives it back, and looking again
+    /// after each of `Backoff`'s pauses at the latest (a holder that was
+    /// killed, or one of an earlier release, wakes nobody).
     fn wait_for_other(
         &self,
         own: Table<'_>,
@@ -553,20 +556,21 @@ impl<'a> Asker<'a> {
         need: [bool; 2],
     ) {
         let deadline = self.deadline();
+        let Some(wait) = own.wait_on_lease(lease_key, crate::clock::now_ms()) else {
+            return;
+        };
         let mut backoff = crate::sys::Backoff::new();
-        let mut buf = [0u8; DATA_BYTES];
         loop {
-            backoff.sleep();
+            let observed = wait.observe();
             let now = crate::clock::now_ms();
-            let all_fresh = (0..2).all(|i| {
-                !need[i]
-                    || keys[i]
-                        .as_ref()
-                        .is_some_and(|k| self.find(k, now, &mut buf).is_some_and(|h| h.fresh(now)))
-            });
-            if all_fresh || !own.lease_held(lease_key, now) || Instant::now() >= deadline {
+            if self.all_fresh_now(keys, need)
+                || !own.lease_held(lease_key, now)
+                || Instant::now() >= deadline
+            {
                 return;
             }
+            let left = deadline.saturating_duration_since(Instant::now());
+            wait.sleep(observed, backoff.next().min(left));
         }
     }
 
