@@ -33,6 +33,12 @@ const UPSTREAM_DELAY: Duration = Duration::from_millis(5);
 const BURST_BUDGET: usize = 4;
 const BURST_NAME: &str = "cold.stampede.example.com";
 const A_METRIC: &str = "upstream A queries";
+/// stampede, second part: a few processes on a name the upstream is slow to answer,
+/// once the cache file is made: what waiting for another process's answer costs
+/// beyond the answer's own delay.
+const SLOW_BURST: usize = 8;
+const SLOW_DELAY: Duration = Duration::from_millis(50);
+const SLOW_NAME: &str = "slow.stampede.example.com";
 const AAAA_METRIC: &str = "upstream AAAA queries";
 
 pub fn describe_shared_names() -> String {
@@ -56,8 +62,15 @@ pub fn describe_stampede() -> String {
          are in flight together. Counted: the queries of each type that reached the \
          server (n = processes); glibc-dns asks once per process and type. Target: \
          rustcache at most {BURST_BUDGET} per type (concurrent misses coalesced across \
-         processes).",
-        UPSTREAM_DELAY.as_millis()
+         processes). Then, in the same sandbox (rustcache's cache file made by now), \
+         {SLOW_BURST} processes released together on `{SLOW_NAME}`, which the server \
+         answers after {} ms: `getaddrinfo, {SLOW_BURST} together, answer in {} ms` is \
+         each one's lookup, the answer's delay included; what a system adds to that \
+         delay is what waiting for another process's answer (or asking alone) costs \
+         (no target).",
+        UPSTREAM_DELAY.as_millis(),
+        SLOW_DELAY.as_millis(),
+        SLOW_DELAY.as_millis()
     )
 }
 
@@ -100,12 +113,15 @@ pub fn shared_names(system: System, ctx: &Context<'_>) -> Result<Vec<Row>, Bench
 pub fn stampede(system: System, ctx: &Context<'_>) -> Result<Vec<Row>, BenchError> {
     Sandbox::run(|sb| {
         let expected = [Expected::numbered(BURST_NAME, 1)];
+        let slow = [Expected::numbered(SLOW_NAME, 2)];
+        let both: Vec<Expected> = expected.iter().chain(&slow).cloned().collect();
         let server = servers::start(
             HEALTHY,
-            zone_of(&expected),
+            zone_of(&both),
             Behaviour::Delay(UPSTREAM_DELAY),
             true,
         )?;
+        server.set_name_behaviour(SLOW_NAME, Behaviour::Delay(SLOW_DELAY));
         let mut prepared = system.prepare(sb, ctx, &[HEALTHY])?;
         let runner = Runner::new(sb)?;
         let outs = runner.probe_together(BURST, &[gai_op(BURST_NAME)], lookup_limit(1))?;
@@ -114,6 +130,11 @@ pub fn stampede(system: System, ctx: &Context<'_>) -> Result<Vec<Row>, BenchErro
         for out in &outs {
             gai.extend(check_lookups(out, &expected)?);
         }
+        let outs = runner.probe_together(SLOW_BURST, &[gai_op(SLOW_NAME)], lookup_limit(1))?;
+        let mut slow_gai = Vec::new();
+        for out in &outs {
+            slow_gai.extend(check_lookups(out, &slow)?);
+        }
         prepared.still_running()?;
         let a = server.count_for(BURST_NAME, qtype::A);
         let aaaa = server.count_for(BURST_NAME, qtype::AAAA);
@@ -121,11 +142,27 @@ pub fn stampede(system: System, ctx: &Context<'_>) -> Result<Vec<Row>, BenchErro
             Row::count(A_METRIC, system, a, BURST),
             Row::count(AAAA_METRIC, system, aaaa, BURST),
         ];
-        let other = server.count().saturating_sub(a + aaaa);
+        let slow_queries =
+            server.count_for(SLOW_NAME, qtype::A) + server.count_for(SLOW_NAME, qtype::AAAA);
+        let other = server.count().saturating_sub(a + aaaa + slow_queries);
         if other > 0 {
             rows.push(Row::count("upstream queries, other", system, other, BURST));
         }
         rows.push(Row::time("getaddrinfo", system, &gai));
+        rows.push(Row::count(
+            &format!("upstream queries, {SLOW_BURST} together on a slow name"),
+            system,
+            slow_queries,
+            SLOW_BURST,
+        ));
+        rows.push(Row::time(
+            &format!(
+                "getaddrinfo, {SLOW_BURST} together, answer in {} ms",
+                SLOW_DELAY.as_millis()
+            ),
+            system,
+            &slow_gai,
+        ));
         Ok(rows)
     })
 }
