@@ -209,10 +209,11 @@ pub fn futex_wait(word: *const u32, expected: u32, pause: Duration) {
 }
 
 /// futex(FUTEX_WAKE): wakes every process waiting in [`futex_wait`] on
-/// `word` (the same file and offset).
-pub fn futex_wake(word: *const u32) {
+/// `word` (the same file and offset), and says how many it woke (0 on an
+/// error).
+pub fn futex_wake(word: *const u32) -> usize {
     // SAFETY: as futex_wait; FUTEX_WAKE only looks the word's key up.
-    unsafe {
+    let woken = unsafe {
         libc::syscall(
             libc::SYS_futex,
             word,
@@ -223,6 +224,7 @@ pub fn futex_wake(word: *const u32) {
             0u32,
         )
     };
+    usize::try_from(woken).unwrap_or(0)
 }
 
 /// Sleeps for `pause` on the monotonic clock, through signals.

@@ -104,9 +104,9 @@ pub struct Header {
     /// for lease `i`: a holder that gives a lease back wakes them (a futex
     /// on the lease word's tag half) only when its count is not zero, so a
     /// miss nobody waits for makes no extra system call. A hint, as the
-    /// owners are: a waiter killed while waiting leaves its count behind
-    /// (the word's holders make one needless wake call each), a count torn
-    /// down to zero leaves its waiters to their pause (at most
+    /// owners are: a count a killed waiter left behind costs one needless
+    /// wake call, which finds nobody and resets it; a count reset or torn
+    /// down to zero under a waiter leaves it to its pause (at most
     /// `sys::Backoff`'s 5 ms, as every waiter polled before). Added to
     /// version 3 in bytes that were zero and unused: a process of an
     /// earlier release neither counts nor wakes, and its waiters and

@@ -78,23 +78,35 @@ impl LeaseWait<'_> {
 impl Drop for LeaseWait<'_> {
     fn drop(&mut self) {
         // SYNC POINT: Relaxed; a count only decides whether a holder makes
-        // the wake call.
-        self.waiters.fetch_sub(1, Ordering::Relaxed);
+        // the wake call. Never below zero: a holder may have reset the
+        // count under us (`wake_lease_waiters`).
+        let _ = self
+            .waiters
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
     }
 }
 
 impl Table<'_> {
     /// Wakes the waiters of lease `index` (`word`), just given back, if any
     /// are counted.
+    ///
+    /// A count that the wake finds nobody behind is reset: a waiter killed
+    /// while it waited (a `timeout(1)` during an outage) leaves its count
+    /// behind for good, and without the reset every miss on its two leases
+    /// would make the wake call for ever. The reset is a compare-and-swap
+    /// from the count seen, so a waiter that came meanwhile keeps its
+    /// count. A waiter of this lease is never missed by it (one not asleep
+    /// yet finds the word moved); a waiter of the other lease sharing the
+    /// count may be: it then wakes at its pause, as every waiter did before.
     pub(super) fn wake_lease_waiters(&self, index: usize, word: &AtomicU64) {
-        let counted = self
-            .header
-            .lease_waiters
-            .get(index % LEASE_WAITER_COUNT)
-            // SYNC POINT: SeqCst, after the release (module doc).
-            .is_some_and(|waiters| waiters.load(Ordering::SeqCst) != 0);
-        if counted {
-            crate::sys::futex_wake(tag_half(word));
+        let Some(waiters) = self.header.lease_waiters.get(index % LEASE_WAITER_COUNT) else {
+            return;
+        };
+        // SYNC POINT: SeqCst, after the release (module doc).
+        let counted = waiters.load(Ordering::SeqCst);
+        if counted != 0 && crate::sys::futex_wake(tag_half(word)) == 0 {
+            // SYNC POINT: Relaxed; the count is a hint (see above).
+            let _ = waiters.compare_exchange(counted, 0, Ordering::Relaxed, Ordering::Relaxed);
         }
     }
 }
@@ -176,6 +188,27 @@ mod tests {
         let table = mapping.table();
         let first = (key.hash(table.seed) >> 8) as usize % crate::cache::layout::LEASE_COUNT;
         table.header.lease_waiters[first % LEASE_WAITER_COUNT].load(Ordering::SeqCst)
+    }
+
+    /// A count left by a waiter that never gave it back (killed while it
+    /// waited) costs the next release one wake call, which finds nobody
+    /// and resets it; a waiter that gives its count back after such a reset
+    /// leaves it at zero, not wrapped round.
+    #[test]
+    fn a_count_nobody_is_behind_is_reset_by_the_next_release() {
+        let dir = crate::cache::test_dir("wait", "leak");
+        let mapping = open_or_create(&dir, uid(), Geometry::for_size(1 << 20)).unwrap();
+        let table = mapping.table();
+        let key = Key::new("killed.example", QType::A);
+        assert_eq!(table.try_lease(&key, 1000, 60_000), Lease::Acquired);
+        std::mem::forget(table.wait_on_lease(&key, 1001).expect("a live lease"));
+        let late = table.wait_on_lease(&key, 1001).expect("a live lease");
+        assert_eq!(waiter_count(&mapping, &key), 2);
+        table.release_lease(&key);
+        assert_eq!(waiter_count(&mapping, &key), 0, "not reset");
+        drop(late);
+        assert_eq!(waiter_count(&mapping, &key), 0, "wrapped round");
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     /// Unwoken, the sleep lasts its pause; a word that moved since it was
