@@ -11,9 +11,8 @@
 //! so each goes through the one `syscall` import the module has anyway;
 //! [`net`] has the upstream client's socket calls, [`file`] the descriptor
 //! and the calls that read files (the configuration, the cache file).
-//! `posix_fallocate`
-//! (its fallback does real work) and `getrandom` keep their wrappers: the
-//! tests stand in for both with an LD_PRELOAD.
+//! `posix_fallocate` (its fallback does real work) and `getrandom` keep
+//! their wrappers: the tests stand in for both with an LD_PRELOAD.
 //!
 //! Only calls that x86_64 and aarch64 both have are used: the `*at` forms
 //! (aarch64 has no `mkdir`, `unlink`, `link`, `open` or `stat`) and

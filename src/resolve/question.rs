@@ -562,14 +562,13 @@ impl<'a> Asker<'a> {
         let mut backoff = crate::sys::Backoff::new();
         loop {
             let observed = wait.observe();
-            let now = crate::clock::now_ms();
+            let left = deadline.saturating_duration_since(Instant::now());
             if self.all_fresh_now(keys, need)
-                || !own.lease_held(lease_key, now)
-                || Instant::now() >= deadline
+                || !own.lease_held(lease_key, crate::clock::now_ms())
+                || left.is_zero()
             {
                 return;
             }
-            let left = deadline.saturating_duration_since(Instant::now());
             wait.sleep(observed, backoff.next().min(left));
         }
     }

@@ -53,10 +53,39 @@ impl<'m> Table<'m> {
         let header = self.miss_header();
         let index = self.held_lease(key.hash(self.seed), now)?;
         let word = header.leases.get(index)?;
-        let waiters = header.lease_waiters.get(index % LEASE_WAITER_COUNT)?;
+        let waiters = self.waiters_of(index)?;
         // SYNC POINT: SeqCst, before the waiter's looks (module doc).
         waiters.fetch_add(1, Ordering::SeqCst);
         Some(LeaseWait { word, waiters })
+    }
+
+    /// The count of the callers waiting on lease `index` (and on the lease
+    /// that shares it).
+    fn waiters_of(&self, index: usize) -> Option<&'m AtomicU32> {
+        self.header.lease_waiters.get(index % LEASE_WAITER_COUNT)
+    }
+
+    /// Wakes the waiters of lease `index` (`word`), just given back, if any
+    /// are counted.
+    ///
+    /// A count that the wake finds nobody behind is reset: a waiter killed
+    /// while it waited (a `timeout(1)` during an outage) leaves its count
+    /// behind for good, and without the reset every miss on its two leases
+    /// would make the wake call for ever. The reset is a compare-and-swap
+    /// from the count seen, so a waiter that came meanwhile keeps its
+    /// count. A waiter of this lease is never missed by it (one not asleep
+    /// yet finds the word moved); a waiter of the other lease sharing the
+    /// count may be: it then wakes at its pause, as every waiter did before.
+    pub(super) fn wake_lease_waiters(&self, index: usize, word: &AtomicU64) {
+        let Some(waiters) = self.waiters_of(index) else {
+            return;
+        };
+        // SYNC POINT: SeqCst, after the release (module doc).
+        let counted = waiters.load(Ordering::SeqCst);
+        if counted != 0 && crate::sys::futex_wake(tag_half(word)) == 0 {
+            // SYNC POINT: Relaxed; the count is a hint (see above).
+            let _ = waiters.compare_exchange(counted, 0, Ordering::Relaxed, Ordering::Relaxed);
+        }
     }
 }
 
@@ -87,31 +116,6 @@ impl Drop for LeaseWait<'_> {
     }
 }
 
-impl Table<'_> {
-    /// Wakes the waiters of lease `index` (`word`), just given back, if any
-    /// are counted.
-    ///
-    /// A count that the wake finds nobody behind is reset: a waiter killed
-    /// while it waited (a `timeout(1)` during an outage) leaves its count
-    /// behind for good, and without the reset every miss on its two leases
-    /// would make the wake call for ever. The reset is a compare-and-swap
-    /// from the count seen, so a waiter that came meanwhile keeps its
-    /// count. A waiter of this lease is never missed by it (one not asleep
-    /// yet finds the word moved); a waiter of the other lease sharing the
-    /// count may be: it then wakes at its pause, as every waiter did before.
-    pub(super) fn wake_lease_waiters(&self, index: usize, word: &AtomicU64) {
-        let Some(waiters) = self.header.lease_waiters.get(index % LEASE_WAITER_COUNT) else {
-            return;
-        };
-        // SYNC POINT: SeqCst, after the release (module doc).
-        let counted = waiters.load(Ordering::SeqCst);
-        if counted != 0 && crate::sys::futex_wake(tag_half(word)) == 0 {
-            // SYNC POINT: Relaxed; the count is a hint (see above).
-            let _ = waiters.compare_exchange(counted, 0, Ordering::Relaxed, Ordering::Relaxed);
-        }
-    }
-}
-
 /// The 32-bit half of a lease word that holds its key's tag: never zero
 /// while the lease is held (`lease_tag`), zero once it is given back, and
 /// another key's tag if another key takes the word. The futex word: a
@@ -132,16 +136,26 @@ mod tests {
     use std::sync::mpsc;
     use std::time::Instant;
 
+    use super::super::lease_indexes;
     use super::*;
     use crate::cache::layout::Geometry;
-    use crate::cache::map::{open_existing, open_or_create};
+    use crate::cache::map::{open_existing, open_or_create, Mapping};
     use crate::cache::table::Lease;
+    use crate::sys::euid as uid;
     use crate::upstream::QType;
 
     const LONG: Duration = Duration::from_secs(30);
 
-    fn uid() -> u32 {
-        crate::sys::euid()
+    /// A cache file of its own in a test directory, with `key`'s lease
+    /// taken through it.
+    fn leased(test: &str, key: &Key<'_>) -> (std::path::PathBuf, Mapping) {
+        let dir = crate::cache::test_dir("wait", test);
+        let mapping = open_or_create(&dir, uid(), Geometry::for_size(1 << 20)).unwrap();
+        assert_eq!(
+            mapping.table().try_lease(key, 1000, 60_000),
+            Lease::Acquired
+        );
+        (dir, mapping)
     }
 
     /// Two mappings of one file at two addresses, as two processes have it:
@@ -149,13 +163,8 @@ mod tests {
     /// holder's release through the other, long before its pause is over.
     #[test]
     fn a_release_through_another_mapping_wakes_the_waiter() {
-        let dir = crate::cache::test_dir("wait", "wake");
-        let holder = open_or_create(&dir, uid(), Geometry::for_size(1 << 20)).unwrap();
         let key = Key::new("cold.example", QType::A);
-        assert_eq!(
-            holder.table().try_lease(&key, 1000, 60_000),
-            Lease::Acquired
-        );
+        let (dir, holder) = leased("wake", &key);
         let path = crate::cache::map::file_path(&dir, uid());
         let (registered, on_registered) = mpsc::channel();
         std::thread::scope(|s| {
@@ -185,10 +194,11 @@ mod tests {
     }
 
     /// The count the holder looks at: one per waiter while it waits.
-    fn waiter_count(mapping: &crate::cache::map::Mapping, key: &Key<'_>) -> u32 {
+    fn waiter_count(mapping: &Mapping, key: &Key<'_>) -> u32 {
         let table = mapping.table();
-        let first = (key.hash(table.seed) >> 8) as usize % crate::cache::layout::LEASE_COUNT;
-        table.header.lease_waiters[first % LEASE_WAITER_COUNT].load(Ordering::SeqCst)
+        // A file of its own: the key has the first of its two lease words.
+        let [first, _] = lease_indexes(key.hash(table.seed));
+        table.waiters_of(first).unwrap().load(Ordering::SeqCst)
     }
 
     /// A count left by a waiter that never gave it back (killed while it
@@ -197,11 +207,9 @@ mod tests {
     /// leaves it at zero, not wrapped round.
     #[test]
     fn a_count_nobody_is_behind_is_reset_by_the_next_release() {
-        let dir = crate::cache::test_dir("wait", "leak");
-        let mapping = open_or_create(&dir, uid(), Geometry::for_size(1 << 20)).unwrap();
-        let table = mapping.table();
         let key = Key::new("killed.example", QType::A);
-        assert_eq!(table.try_lease(&key, 1000, 60_000), Lease::Acquired);
+        let (dir, mapping) = leased("leak", &key);
+        let table = mapping.table();
         std::mem::forget(table.wait_on_lease(&key, 1001).expect("a live lease"));
         let late = table.wait_on_lease(&key, 1001).expect("a live lease");
         assert_eq!(waiter_count(&mapping, &key), 2);
@@ -217,12 +225,14 @@ mod tests {
     /// not put it to sleep at all; no lease, nothing to wait on.
     #[test]
     fn a_sleep_lasts_its_pause_unless_the_word_moved() {
-        let dir = crate::cache::test_dir("wait", "pause");
-        let mapping = open_or_create(&dir, uid(), Geometry::for_size(1 << 20)).unwrap();
-        let table = mapping.table();
         let key = Key::new("slow.example", QType::Aaaa);
-        assert!(table.wait_on_lease(&key, 1000).is_none(), "no lease yet");
-        assert_eq!(table.try_lease(&key, 1000, 60_000), Lease::Acquired);
+        let (dir, mapping) = leased("pause", &key);
+        let table = mapping.table();
+        let unleased = Key::new("other.example", QType::Aaaa);
+        assert!(
+            table.wait_on_lease(&unleased, 1000).is_none(),
+            "no lease yet"
+        );
         let wait = table.wait_on_lease(&key, 1001).expect("a live lease");
         let second = table.wait_on_lease(&key, 1001).expect("a live lease");
         assert_eq!(waiter_count(&mapping, &key), 2);

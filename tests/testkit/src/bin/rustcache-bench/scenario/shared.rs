@@ -124,17 +124,9 @@ pub fn stampede(system: System, ctx: &Context<'_>) -> Result<Vec<Row>, BenchErro
         server.set_name_behaviour(SLOW_NAME, Behaviour::Delay(SLOW_DELAY));
         let mut prepared = system.prepare(sb, ctx, &[HEALTHY])?;
         let runner = Runner::new(sb)?;
-        let outs = runner.probe_together(BURST, &[gai_op(BURST_NAME)], lookup_limit(1))?;
+        let gai = burst(&runner, BURST, &expected[0])?;
         eprint!(".");
-        let mut gai = Vec::new();
-        for out in &outs {
-            gai.extend(check_lookups(out, &expected)?);
-        }
-        let outs = runner.probe_together(SLOW_BURST, &[gai_op(SLOW_NAME)], lookup_limit(1))?;
-        let mut slow_gai = Vec::new();
-        for out in &outs {
-            slow_gai.extend(check_lookups(out, &slow)?);
-        }
+        let slow_gai = burst(&runner, SLOW_BURST, &slow[0])?;
         prepared.still_running()?;
         let a = server.count_for(BURST_NAME, qtype::A);
         let aaaa = server.count_for(BURST_NAME, qtype::AAAA);
@@ -165,6 +157,17 @@ pub fn stampede(system: System, ctx: &Context<'_>) -> Result<Vec<Row>, BenchErro
         ));
         Ok(rows)
     })
+}
+
+/// `n` processes released together, each looking `name` up once: every
+/// lookup's time, each answer checked.
+fn burst(runner: &Runner, n: usize, name: &Expected) -> Result<Vec<Duration>, BenchError> {
+    let outs = runner.probe_together(n, &[gai_op(&name.name)], lookup_limit(1))?;
+    let mut timings = Vec::with_capacity(n);
+    for out in &outs {
+        timings.extend(check_lookups(out, std::slice::from_ref(name))?);
+    }
+    Ok(timings)
 }
 
 /// rustcache within its budget; glibc-dns exactly 2 per lookup (else the harness is
