@@ -37,7 +37,8 @@ use crate::cache::{
 use crate::config::{Config, Route};
 use crate::name::Candidates;
 use crate::upstream::{
-    ask, Answer, Chain, Counters, HealthTable, Plan, QType, Reply, ServerHealth, Unavailable,
+    ask, provenance, Answer, Chain, Counters, HealthTable, Plan, QType, Reply, ServerHealth,
+    Unavailable,
 };
 
 /// Where the entries of one lookup live: question `i`'s entry is in
@@ -619,7 +620,7 @@ impl<'a> Asker<'a> {
     ) -> Known {
         let settings = &self.config.cache;
         let entry = match answer {
-            Answer::Reply(Reply::Data(chain)) if self.rebind_refuses(&chain) => {
+            Answer::Reply(Reply::Data(chain)) if self.rebind_refuses(key.qtype(), &chain) => {
                 // Not an answer: not cached, and a clear not-found.
                 self.count(Stat::RebindRefused, 1);
                 return Known::NxDomain(None);
@@ -700,11 +701,19 @@ impl<'a> Asker<'a> {
     }
 
     /// Whether the route's rebinding policy refuses this answer.
-    fn rebind_refuses(&self, chain: &Chain) -> bool {
-        self.route
+    /// Whether the route's rebinding protection refuses `chain`, the answer
+    /// to the `qtype` question; the address that refused it is noted for
+    /// `rustcache query` (nothing is noted in any other process).
+    fn rebind_refuses(&self, qtype: QType, chain: &Chain) -> bool {
+        let refused = self
+            .route
             .get()
             .and_then(|r| r.rebind)
-            .is_some_and(|policy| super::rebind::refuses_chain(policy, chain))
+            .and_then(|policy| super::rebind::refused_address(policy, chain));
+        if let Some(addr) = refused {
+            provenance::refused(qtype, addr);
+        }
+        refused.is_some()
     }
 
     fn remaining_ms(&self) -> u64 {

@@ -49,11 +49,13 @@ pub fn refuses(policy: &RebindPolicy, addr: IpAddr) -> bool {
     addr.is_unspecified() || is_private(addr)
 }
 
-/// Whether `policy` refuses the answer `chain` (any one address refuses
-/// it all, as dnsmasq does).
-pub fn refuses_chain(policy: &RebindPolicy, chain: &Chain) -> bool {
-    chain.v4.iter().any(|&a| refuses(policy, IpAddr::V4(a)))
-        || chain.v6.iter().any(|&a| refuses(policy, IpAddr::V6(a)))
+/// The first address of `chain` that `policy` refuses, if any: one refuses
+/// the whole answer, as in dnsmasq. It is returned, not only found, so that
+/// `rustcache query` can say which address it was.
+pub fn refused_address(policy: &RebindPolicy, chain: &Chain) -> Option<IpAddr> {
+    let v4 = chain.v4.iter().map(|&a| IpAddr::V4(a));
+    let v6 = chain.v6.iter().map(|&a| IpAddr::V6(a));
+    v4.chain(v6).find(|&a| refuses(policy, a))
 }
 
 #[cfg(test)]
@@ -100,5 +102,30 @@ mod tests {
         assert!(!refuses(&local_ok, "127.0.0.53".parse().unwrap()));
         assert!(!refuses(&local_ok, "::1".parse().unwrap()));
         assert!(refuses(&local_ok, "10.0.0.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn the_first_refused_address_of_an_answer_is_named() {
+        let strict = RebindPolicy {
+            stop: true,
+            ..RebindPolicy::default()
+        };
+        let chain = |v4: &[&str], v6: &[&str]| Chain {
+            v4: v4.iter().map(|a| a.parse().unwrap()).collect(),
+            v6: v6.iter().map(|a| a.parse().unwrap()).collect(),
+            ..Chain::default()
+        };
+        let public = chain(&["192.0.2.1", "198.51.100.7"], &["2001:db8::1"]);
+        assert_eq!(refused_address(&strict, &public), None);
+        let mixed = chain(&["192.0.2.1", "10.0.0.5", "172.16.0.1"], &[]);
+        assert_eq!(
+            refused_address(&strict, &mixed),
+            Some("10.0.0.5".parse().unwrap())
+        );
+        let v6_only = chain(&[], &["2001:db8::1", "fd00::7"]);
+        assert_eq!(
+            refused_address(&strict, &v6_only),
+            Some("fd00::7".parse().unwrap())
+        );
     }
 }

@@ -1,9 +1,11 @@
 //! Which server answered each question of this thread's last upstream
-//! exchange, so `rustcache query` can say where an answer came from.
+//! exchange, and which address of an answer rebinding protection refused,
+//! so `rustcache query` can say where an answer came from, or why there is
+//! none.
 //!
-//! A thread-local pair written by `hedge::ask` as replies win: two words
-//! per question, no allocation, no destructor, nothing shared; a lookup
-//! never reads it.
+//! Thread-local pairs, written by `hedge::ask` as replies win and by the
+//! resolver's rebinding step as it refuses one: a few words per question,
+//! no allocation, no destructor, nothing shared; a lookup never reads them.
 //!
 //! Written only in a process that asked for it ([`record`]: the `rustcache`
 //! command). In every other process nothing would read it, and the first
@@ -11,13 +13,18 @@
 //! ld.so allocates and zeroes on first touch (2.6 KiB, see `resolve::memo`).
 
 use std::cell::Cell;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::LocalKey;
 
 use crate::cache::QType;
 
+/// A value for each question of one exchange (A and AAAA, or PTR alone).
+type Pair<T> = Cell<[Option<(QType, T)>; 2]>;
+
 thread_local! {
-    static LAST: Cell<[Option<(QType, SocketAddr)>; 2]> = const { Cell::new([None, None]) };
+    static LAST: Pair<SocketAddr> = const { Cell::new([None, None]) };
+    static REFUSED: Pair<IpAddr> = const { Cell::new([None, None]) };
 }
 
 /// Whether this process notes who answered ([`record`]).
@@ -37,34 +44,60 @@ fn recording() -> bool {
 pub(super) fn start() {
     if recording() {
         let _ = LAST.try_with(|last| last.set([None, None]));
+        let _ = REFUSED.try_with(|refused| refused.set([None, None]));
     }
 }
 
 /// Notes that `server` gave the winning reply to the question for `qtype`.
 pub(super) fn answered(qtype: QType, server: SocketAddr) {
-    if !recording() {
-        return;
+    if recording() {
+        note(&LAST, qtype, server);
     }
-    let _ = LAST.try_with(|last| {
-        let mut pair = last.get();
-        if let Some(free) = pair.iter_mut().find(|p| p.is_none()) {
-            *free = Some((qtype, server));
+}
+
+/// Notes that rebinding protection (`stop-dns-rebind`) refused the answer
+/// to the question for `qtype` of the last exchange, for holding `addr`.
+pub(crate) fn refused(qtype: QType, addr: IpAddr) {
+    if recording() {
+        note(&REFUSED, qtype, addr);
+    }
+}
+
+/// Puts `(qtype, value)` in the first free place of a pair (a third
+/// question of one exchange is never asked: A and AAAA, or PTR alone).
+fn note<T: Copy + 'static>(pair: &'static LocalKey<Pair<T>>, qtype: QType, value: T) {
+    let _ = pair.try_with(|cell| {
+        let mut both = cell.get();
+        if let Some(free) = both.iter_mut().find(|p| p.is_none()) {
+            *free = Some((qtype, value));
         }
-        last.set(pair);
+        cell.set(both);
     });
+}
+
+/// What the pair holds for `qtype`.
+fn noted<T: Copy + 'static>(pair: &'static LocalKey<Pair<T>>, qtype: QType) -> Option<T> {
+    pair.try_with(|cell| {
+        cell.get()
+            .into_iter()
+            .flatten()
+            .find(|(q, _)| *q == qtype)
+            .map(|(_, value)| value)
+    })
+    .ok()
+    .flatten()
 }
 
 /// The server whose reply answered `qtype` in this thread's last exchange
 /// (`None`: not asked upstream then, or no server answered, or the process
 /// did not call [`record`] first).
 pub fn last_answer_from(qtype: QType) -> Option<SocketAddr> {
-    LAST.try_with(|last| {
-        last.get()
-            .into_iter()
-            .flatten()
-            .find(|(q, _)| *q == qtype)
-            .map(|(_, server)| server)
-    })
-    .ok()
-    .flatten()
+    noted(&LAST, qtype)
+}
+
+/// The address for which rebinding protection refused the answer to
+/// `qtype` in this thread's last exchange (`None`: nothing refused, or the
+/// process did not call [`record`] first).
+pub fn last_refused(qtype: QType) -> Option<IpAddr> {
+    noted(&REFUSED, qtype)
 }

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
+use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
@@ -20,6 +21,7 @@ pub fn tests() -> Vec<Trial> {
         query_names_the_server_that_answered_then_the_cache,
         query_reports_a_stale_answer_served_while_the_upstream_is_dead,
         query_says_which_route_answered_and_gives_local_answers,
+        query_names_the_address_rebinding_protection_refused,
         flush_name_drops_that_names_entries_and_leaves_the_others_cached,
         import_dnsmasq_translates_an_amazon_linux_2023_dnsmasq_conf,
         help_lists_every_command_and_a_usage_error_exits_2,
@@ -71,6 +73,18 @@ fn with_zone<R: Send>(
 /// `rustcache ARGS` in the sandbox.
 fn tool(sb: &Sandbox, args: &[&str]) -> Output {
     sb.command(rustcache_cli()).args(args).output().unwrap()
+}
+
+/// `rustcache ARGS` in the sandbox with `RUSTCACHE_CONF=conf`: its exit
+/// status and standard output.
+fn tool_with_conf(sb: &Sandbox, conf: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let out = sb
+        .command(rustcache_cli())
+        .env("RUSTCACHE_CONF", conf)
+        .args(args)
+        .output()
+        .unwrap();
+    (out.status.code(), stdout(&out))
 }
 
 fn stdout(out: &Output) -> String {
@@ -438,15 +452,7 @@ fn query_says_which_route_answered_and_gives_local_answers() {
             "server=/corp.example/127.0.0.5\naddress=/lan.example/192.168.1.10\n\
              address=/ads.example/\n",
         );
-        let query = |args: &[&str]| {
-            let out = sb
-                .command(rustcache_cli())
-                .env("RUSTCACHE_CONF", &conf)
-                .args(args)
-                .output()
-                .unwrap();
-            (out.status.code(), stdout(&out))
-        };
+        let query = |args: &[&str]| tool_with_conf(sb, &conf, args);
         // `db` tries db.corp.example first: routed to the corp servers.
         let (code, text) = query(&["query", "db", "--type", "A"]);
         assert_eq!(code, Some(0), "{text}");
@@ -488,6 +494,69 @@ fn query_says_which_route_answered_and_gives_local_answers() {
         );
         assert_eq!(public.count_for("host.lan.example", qtype::A), 0);
         assert_eq!(public.count_for("ads.example", qtype::A), 0);
+    });
+}
+
+fn query_names_the_address_rebinding_protection_refused() {
+    with_module(ONE_SERVER, |sb| {
+        let private = Ipv4Addr::new(10, 0, 0, 5);
+        let server = ScriptedServer::start(
+            "127.0.0.2".parse().unwrap(),
+            Zone::new()
+                .soa("example.com", 60)
+                .a("mixed.example.com", 300, private)
+                .aaaa("mixed.example.com", 300, v6(5)),
+        )
+        .unwrap();
+        let conf = sb.write_file("rustcache.conf", "stop-dns-rebind\n");
+        let query = |args: &[&str]| tool_with_conf(sb, &conf, args);
+        // Twice: a refused answer is not cached, so the second lookup asks
+        // again and is told the same.
+        for round in 0..2 {
+            let (code, text) = query(&["query", "mixed.example.com"]);
+            assert_eq!(code, Some(0), "the AAAA answer is through: {text}");
+            assert!(
+                text.contains(&format!(
+                    "mixed.example.com A: refused by stop-dns-rebind ({private}), not cached, \
+                     from upstream 127.0.0.2:53, via the default servers\n"
+                )),
+                "round {round}: {text}"
+            );
+            assert!(
+                text.contains(&format!("mixed.example.com AAAA: {} ttl 300", v6(5))),
+                "round {round}: {text}"
+            );
+        }
+        assert_eq!(server.count_for("mixed.example.com", qtype::A), 2);
+        assert_eq!(server.count_for("mixed.example.com", qtype::AAAA), 1);
+        let (_, json) = query(&["query", "mixed.example.com", "--type", "a", "--json"]);
+        let report: Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(report["outcome"], "nxdomain", "{report:#}");
+        let q = &questions(&report)[&("mixed.example.com".to_owned(), "A".to_owned())];
+        assert_eq!(
+            (&q["result"], &q["refused_address"], &q["source"]),
+            (
+                &"refused".into(),
+                &private.to_string().into(),
+                &"upstream".into()
+            ),
+            "{report:#}"
+        );
+        // Without the option the same answer is an answer, and nothing is
+        // said to be refused.
+        let plain = sb.write_file("plain.conf", "");
+        let (_, json) = tool_with_conf(
+            sb,
+            &plain,
+            &["query", "mixed.example.com", "--type", "a", "--json"],
+        );
+        let report: Value = serde_json::from_str(&json).unwrap();
+        let q = &questions(&report)[&("mixed.example.com".to_owned(), "A".to_owned())];
+        assert_eq!(
+            (&q["result"], &q["refused_address"]),
+            (&"data".into(), &Value::Null),
+            "{report:#}"
+        );
     });
 }
 

@@ -54,7 +54,9 @@ struct Question {
     name: String,
     #[serde(rename = "type")]
     qtype: &'static str,
-    /// "data", "nxdomain", "nodata", or "none" (no entry to tell).
+    /// "data", "nxdomain", "nodata", "refused" (rebinding protection
+    /// refused the upstream answer: see `refused_address`), or "none" (no
+    /// entry to tell).
     result: &'static str,
     addresses: Vec<String>,
     /// Remaining TTL of the entry after the lookup.
@@ -72,6 +74,10 @@ struct Question {
     /// For "upstream": the server that answered, when known.
     #[serde(skip_serializing_if = "Option::is_none")]
     server: Option<String>,
+    /// For "refused": the address of the answer that `stop-dns-rebind`
+    /// refuses (the caller was told the name does not exist).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refused_address: Option<String>,
 }
 
 /// What one entry looked like at one moment.
@@ -186,11 +192,19 @@ pub fn run(query: &str, qtype: Option<TypeArg>, json: bool) -> Result<ExitCode, 
         for (j, &q) in qtypes.iter().enumerate() {
             let was = before.get(i).and_then(|t| t.get(j)).cloned().flatten();
             let is = after.get(i).and_then(|t| t.get(j)).cloned().flatten();
-            let server = (i == last)
-                .then(|| provenance::last_answer_from(q))
-                .flatten();
+            let (server, refused) = if i == last {
+                (provenance::last_answer_from(q), provenance::last_refused(q))
+            } else {
+                (None, None)
+            };
             let route = config.route(name);
             let mut asked = question(name, q, was, is, server, started_ms, now);
+            if asked.result == "none" {
+                if let Some(addr) = refused {
+                    asked.result = "refused";
+                    asked.refused_address = Some(addr.to_string());
+                }
+            }
             asked.route = route.domain.unwrap_or("default").to_owned();
             if let Some(local) = route.local {
                 asked.source = "local";
@@ -315,6 +329,7 @@ fn question(
         route: String::new(),
         state,
         server: server.map(|s| s.to_string()),
+        refused_address: None,
     }
 }
 
@@ -326,6 +341,10 @@ fn text(r: &Report) -> String {
             "data" => q.addresses.join(" "),
             "nxdomain" => "NXDOMAIN".to_owned(),
             "nodata" => "NODATA".to_owned(),
+            "refused" => format!(
+                "refused by stop-dns-rebind ({}), not cached",
+                q.refused_address.as_deref().unwrap_or("?")
+            ),
             _ => "no entry".to_owned(),
         };
         let ttl = q.ttl.map_or(String::new(), |t| format!(" ttl {t}"));
