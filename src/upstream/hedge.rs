@@ -615,10 +615,10 @@ impl Run<'_, '_> {
             Some(reply) => {
                 self.record_answer(index);
                 let from = self.attempts.get(index).map(|a| a.server);
-                if let Some(r) = self.results.get_mut(slot) {
-                    if r.is_none() {
+                if self.results.get(slot).is_some_and(Option::is_none) {
+                    self.note_provenance(slot, from, &reply);
+                    if let Some(r) = self.results.get_mut(slot) {
                         *r = Some(reply);
-                        self.note_provenance(slot, from);
                     }
                 }
             }
@@ -629,11 +629,11 @@ impl Run<'_, '_> {
             .is_some_and(|attempt| attempt.settle(results))
     }
 
-    /// Notes who answered question `slot` (see `provenance`).
-    fn note_provenance(&self, slot: usize, server: Option<usize>) {
+    /// Notes who answered question `slot`, and what (see `provenance`).
+    fn note_provenance(&self, slot: usize, server: Option<usize>, reply: &Reply) {
         let addr = server.and_then(|i| self.plan.servers.get(i));
         if let (Some(&qtype), Some(&addr)) = (self.qtypes.get(slot), addr) {
-            super::provenance::answered(qtype, addr);
+            super::provenance::answered(qtype, addr, reply);
         }
     }
 

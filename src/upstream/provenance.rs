@@ -1,7 +1,7 @@
 //! Which server answered each question of this thread's last upstream
-//! exchange, and which address of an answer rebinding protection refused,
-//! so `rustcache query` can say where an answer came from, or why there is
-//! none.
+//! exchange and what it said, and which address of an answer rebinding
+//! protection refused, so `rustcache query` can say where an answer came
+//! from, or why none was cached.
 //!
 //! Thread-local pairs, written by `hedge::ask` as replies win and by the
 //! resolver's rebinding step as it refuses one: a few words per question,
@@ -17,13 +17,34 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::LocalKey;
 
+use super::message::Reply;
 use crate::cache::QType;
 
 /// A value for each question of one exchange (A and AAAA, or PTR alone).
 type Pair<T> = Cell<[Option<(QType, T)>; 2]>;
 
+/// What the winning reply to a question said, with the TTLs the cache's
+/// policy turns into a stored lifetime (or none).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Said {
+    /// Records of the asked type; the smallest TTL of those used.
+    Data { ttl: u32 },
+    /// The name exists without records of the asked type; the SOA's
+    /// negative TTL, if the reply held one.
+    NoData { negative_ttl: Option<u32> },
+    /// No such name; the SOA's negative TTL, if the reply held one.
+    NxDomain { negative_ttl: Option<u32> },
+}
+
+/// Who answered a question, and what.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Answered {
+    pub server: SocketAddr,
+    pub said: Said,
+}
+
 thread_local! {
-    static LAST: Pair<SocketAddr> = const { Cell::new([None, None]) };
+    static LAST: Pair<Answered> = const { Cell::new([None, None]) };
     static REFUSED: Pair<IpAddr> = const { Cell::new([None, None]) };
 }
 
@@ -31,7 +52,7 @@ thread_local! {
 static RECORDING: AtomicBool = AtomicBool::new(false);
 
 /// From now on, this process notes which server answered each question, for
-/// [`last_answer_from`].
+/// [`last_answer`].
 pub fn record() {
     RECORDING.store(true, Ordering::Relaxed);
 }
@@ -48,11 +69,22 @@ pub(super) fn start() {
     }
 }
 
-/// Notes that `server` gave the winning reply to the question for `qtype`.
-pub(super) fn answered(qtype: QType, server: SocketAddr) {
-    if recording() {
-        note(&LAST, qtype, server);
+/// Notes that `server` gave the winning reply to the question for `qtype`,
+/// and what it said.
+pub(super) fn answered(qtype: QType, server: SocketAddr, reply: &Reply) {
+    if !recording() {
+        return;
     }
+    let said = match reply {
+        Reply::Data(chain) if chain.is_empty() => Said::NoData {
+            negative_ttl: chain.negative_ttl,
+        },
+        Reply::Data(chain) => Said::Data { ttl: chain.ttl },
+        &Reply::NxDomain { negative_ttl } => Said::NxDomain { negative_ttl },
+        // Not an answer: the hedge asks on, and never calls this for them.
+        Reply::Failure(_) | Reply::Truncated => return,
+    };
+    note(&LAST, qtype, Answered { server, said });
 }
 
 /// Notes that rebinding protection (`stop-dns-rebind`) refused the answer
@@ -88,10 +120,10 @@ fn noted<T: Copy + 'static>(pair: &'static LocalKey<Pair<T>>, qtype: QType) -> O
     .flatten()
 }
 
-/// The server whose reply answered `qtype` in this thread's last exchange
-/// (`None`: not asked upstream then, or no server answered, or the process
-/// did not call [`record`] first).
-pub fn last_answer_from(qtype: QType) -> Option<SocketAddr> {
+/// The server whose reply answered `qtype` in this thread's last exchange,
+/// and what it said (`None`: not asked upstream then, or no server
+/// answered, or the process did not call [`record`] first).
+pub fn last_answer(qtype: QType) -> Option<Answered> {
     noted(&LAST, qtype)
 }
 

@@ -22,6 +22,7 @@ pub fn tests() -> Vec<Trial> {
         query_reports_a_stale_answer_served_while_the_upstream_is_dead,
         query_says_which_route_answered_and_gives_local_answers,
         query_names_the_address_rebinding_protection_refused,
+        query_says_what_an_uncached_answer_was_and_why_it_was_not_cached,
         flush_name_drops_that_names_entries_and_leaves_the_others_cached,
         import_dnsmasq_translates_an_amazon_linux_2023_dnsmasq_conf,
         help_lists_every_command_and_a_usage_error_exits_2,
@@ -555,6 +556,64 @@ fn query_names_the_address_rebinding_protection_refused() {
         assert_eq!(
             (&q["result"], &q["refused_address"]),
             (&"data".into(), &Value::Null),
+            "{report:#}"
+        );
+    });
+}
+
+fn query_says_what_an_uncached_answer_was_and_why_it_was_not_cached() {
+    with_module(ONE_SERVER, |sb| {
+        let zero = Ipv4Addr::new(192, 0, 2, 77);
+        let _server = ScriptedServer::start(
+            "127.0.0.2".parse().unwrap(),
+            // No SOA for nosoa.test: its NXDOMAIN carries no negative TTL.
+            Zone::new()
+                .soa("example.com", 60)
+                .a("zero.example.com", 0, zero)
+                .a("kept.example.com", 300, zero),
+        )
+        .unwrap();
+        let plain = sb.write_file("plain.conf", "");
+        let neg_ttl = sb.write_file("neg-ttl.conf", "neg-ttl 45\n");
+        let off = sb.write_file("off.conf", "cache no\n");
+        let line = |conf: &Path, name: &str| {
+            let (_, text) = tool_with_conf(sb, conf, &["query", name, "--type", "a"]);
+            let prefix = format!("{name} A: ");
+            text.lines()
+                .find_map(|l| l.strip_prefix(prefix.as_str()))
+                .map(|l| l.split(", from ").next().unwrap_or(l).to_owned())
+                .unwrap_or_else(|| panic!("no line for {name}:\n{text}"))
+        };
+        assert_eq!(
+            line(&plain, "zero.example.com"),
+            format!("{zero}, not cached (TTL 0)")
+        );
+        assert_eq!(
+            line(&plain, "gone.nosoa.test"),
+            "NXDOMAIN, not cached (no SOA in the reply)"
+        );
+        // neg-ttl gives the SOA-less NXDOMAIN a lifetime: now it is cached.
+        assert_eq!(line(&neg_ttl, "gone.nosoa.test"), "NXDOMAIN ttl 45");
+        assert_eq!(
+            line(&off, "kept.example.com"),
+            format!("{zero}, not cached (cache no)")
+        );
+        // An answer that was cached says so, as before.
+        assert_eq!(line(&plain, "kept.example.com"), format!("{zero} ttl 300"));
+        let (_, json) = tool_with_conf(
+            sb,
+            &plain,
+            &["query", "zero.example.com", "--type", "a", "--json"],
+        );
+        let report: Value = serde_json::from_str(&json).unwrap();
+        let q = &questions(&report)[&("zero.example.com".to_owned(), "A".to_owned())];
+        assert_eq!(
+            (&q["result"], &q["not_cached"], &q["addresses"]),
+            (
+                &"data".into(),
+                &"TTL 0".into(),
+                &serde_json::json!([zero.to_string()])
+            ),
             "{report:#}"
         );
     });

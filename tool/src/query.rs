@@ -15,11 +15,13 @@ use std::net::IpAddr;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use rustcache::cache::policy::{negative_ttl, positive_ttl};
 use rustcache::cache::{Key, Kind, Mapping};
 use rustcache::clock::now_ms;
-use rustcache::config::LocalAnswer;
+use rustcache::config::{CacheSettings, LocalAnswer};
 use rustcache::name::{candidates, check_host_name, reverse_name};
-use rustcache::upstream::{provenance, QType};
+use rustcache::upstream::provenance::{self, Said};
+use rustcache::upstream::QType;
 use rustcache::{Family, HostView, Outcome, Resolver};
 use serde::Serialize;
 
@@ -54,9 +56,10 @@ struct Question {
     name: String,
     #[serde(rename = "type")]
     qtype: &'static str,
-    /// "data", "nxdomain", "nodata", "refused" (rebinding protection
-    /// refused the upstream answer: see `refused_address`), or "none" (no
-    /// entry to tell).
+    /// "data", "nxdomain", "nodata" (the entry, or what the server said
+    /// when nothing was cached: see `not_cached`), "refused" (rebinding
+    /// protection refused the server's answer: see `refused_address`), or
+    /// "none" (no entry, and no answer to tell).
     result: &'static str,
     addresses: Vec<String>,
     /// Remaining TTL of the entry after the lookup.
@@ -78,6 +81,12 @@ struct Question {
     /// refuses (the caller was told the name does not exist).
     #[serde(skip_serializing_if = "Option::is_none")]
     refused_address: Option<String>,
+    /// Why a server's answer was not cached: "TTL 0", "negative TTL 0",
+    /// "no SOA in the reply" (a negative answer, and no `neg-ttl`), "cache
+    /// no", "refused by stop-dns-rebind", or "not stored" (the cache had
+    /// no room for it, or its file could not be used).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    not_cached: Option<&'static str>,
 }
 
 /// What one entry looked like at one moment.
@@ -192,17 +201,28 @@ pub fn run(query: &str, qtype: Option<TypeArg>, json: bool) -> Result<ExitCode, 
         for (j, &q) in qtypes.iter().enumerate() {
             let was = before.get(i).and_then(|t| t.get(j)).cloned().flatten();
             let is = after.get(i).and_then(|t| t.get(j)).cloned().flatten();
-            let (server, refused) = if i == last {
-                (provenance::last_answer_from(q), provenance::last_refused(q))
+            let (answered, refused) = if i == last {
+                (provenance::last_answer(q), provenance::last_refused(q))
             } else {
                 (None, None)
             };
             let route = config.route(name);
+            let server = answered.map(|a| a.server);
             let mut asked = question(name, q, was, is, server, started_ms, now);
             if asked.result == "none" {
+                // The server answered and nothing was stored: say what it
+                // said, and why the cache kept none of it.
                 if let Some(addr) = refused {
                     asked.result = "refused";
                     asked.refused_address = Some(addr.to_string());
+                    asked.not_cached = Some("refused by stop-dns-rebind");
+                } else if let Some(a) = answered {
+                    let (result, why) = not_cached(a.said, &config.cache);
+                    asked.result = result;
+                    asked.not_cached = Some(why);
+                    if result == "data" {
+                        asked.addresses = answer_addresses(&report, q);
+                    }
                 }
             }
             asked.route = route.domain.unwrap_or("default").to_owned();
@@ -330,6 +350,42 @@ fn question(
         state,
         server: server.map(|s| s.to_string()),
         refused_address: None,
+        not_cached: None,
+    }
+}
+
+/// What a server's answer that left no entry was ("data", "nodata",
+/// "nxdomain"), and why the cache kept none of it: the policy the module
+/// stored it under, applied again.
+fn not_cached(said: Said, settings: &CacheSettings) -> (&'static str, &'static str) {
+    let (result, stored_ttl) = match said {
+        Said::Data { ttl } => ("data", Some(positive_ttl(settings, ttl))),
+        Said::NoData { negative_ttl: soa } => ("nodata", negative_ttl(settings, soa)),
+        Said::NxDomain { negative_ttl: soa } => ("nxdomain", negative_ttl(settings, soa)),
+    };
+    let why = match stored_ttl {
+        _ if !settings.enabled => "cache no",
+        None => "no SOA in the reply",
+        Some(0) if result == "data" => "TTL 0",
+        Some(0) => "negative TTL 0",
+        Some(_) => "not stored",
+    };
+    (result, why)
+}
+
+/// The addresses of the lookup's answer for `qtype` (the answer the last
+/// candidate gave, which is the one an uncached data answer belongs to).
+fn answer_addresses(report: &Report, qtype: QType) -> Vec<String> {
+    let is_v4 = |a: &&String| a.parse::<IpAddr>().is_ok_and(|ip| ip.is_ipv4());
+    match qtype {
+        QType::A => report.addresses.iter().filter(is_v4).cloned().collect(),
+        QType::Aaaa => report
+            .addresses
+            .iter()
+            .filter(|a| !is_v4(a))
+            .cloned()
+            .collect(),
+        QType::Ptr => report.name.iter().cloned().collect(),
     }
 }
 
@@ -342,12 +398,17 @@ fn text(r: &Report) -> String {
             "nxdomain" => "NXDOMAIN".to_owned(),
             "nodata" => "NODATA".to_owned(),
             "refused" => format!(
-                "refused by stop-dns-rebind ({}), not cached",
+                "refused by stop-dns-rebind ({})",
                 q.refused_address.as_deref().unwrap_or("?")
             ),
             _ => "no entry".to_owned(),
         };
-        let ttl = q.ttl.map_or(String::new(), |t| format!(" ttl {t}"));
+        let kept = match (q.not_cached, q.ttl) {
+            (Some("refused by stop-dns-rebind"), _) => ", not cached".to_owned(),
+            (Some(why), _) => format!(", not cached ({why})"),
+            (None, Some(t)) => format!(" ttl {t}"),
+            (None, None) => String::new(),
+        };
         let source = match (q.source, q.state, &q.server) {
             ("cache", Some(state), _) => format!("the cache ({state})"),
             ("upstream", _, Some(server)) => format!("upstream {server}"),
@@ -361,7 +422,7 @@ fn text(r: &Report) -> String {
         };
         let _ = writeln!(
             out,
-            "{} {}: {result}{ttl}, from {source}, via {route}",
+            "{} {}: {result}{kept}, from {source}, via {route}",
             q.name, q.qtype
         );
     }
