@@ -620,7 +620,7 @@ impl<'a> Asker<'a> {
     ) -> Known {
         let settings = &self.config.cache;
         let entry = match answer {
-            Answer::Reply(Reply::Data(chain)) if self.rebind_refuses(key.qtype(), &chain) => {
+            Answer::Reply(Reply::Data(chain)) if self.rebind_refuses(key, &chain) => {
                 // Not an answer: not cached, and a clear not-found.
                 self.count(Stat::RebindRefused, 1);
                 return Known::NxDomain(None);
@@ -702,16 +702,16 @@ impl<'a> Asker<'a> {
 
     /// Whether the route's rebinding policy refuses this answer.
     /// Whether the route's rebinding protection refuses `chain`, the answer
-    /// to the `qtype` question; the address that refused it is noted for
+    /// to the question `key`; the address that refused it is noted for
     /// `rustcache query` (nothing is noted in any other process).
-    fn rebind_refuses(&self, qtype: QType, chain: &Chain) -> bool {
+    fn rebind_refuses(&self, key: &Key<'_>, chain: &Chain) -> bool {
         let refused = self
             .route
             .get()
             .and_then(|r| r.rebind)
             .and_then(|policy| super::rebind::refused_address(policy, chain));
         if let Some(addr) = refused {
-            provenance::refused(qtype, addr);
+            provenance::refused(key.name(), key.qtype(), addr);
         }
         refused.is_some()
     }

@@ -196,7 +196,6 @@ pub fn ask(
         counters,
         launched_any: false,
     };
-    super::provenance::start();
     run.go();
     if !run.launched_any {
         return Err(Unavailable);
@@ -633,7 +632,7 @@ impl Run<'_, '_> {
     fn note_provenance(&self, slot: usize, server: Option<usize>, reply: &Reply) {
         let addr = server.and_then(|i| self.plan.servers.get(i));
         if let (Some(&qtype), Some(&addr)) = (self.qtypes.get(slot), addr) {
-            super::provenance::answered(qtype, addr, reply);
+            super::provenance::answered(self.name, qtype, addr, reply);
         }
     }
 

@@ -23,6 +23,7 @@ pub fn tests() -> Vec<Trial> {
         query_says_which_route_answered_and_gives_local_answers,
         query_names_the_address_rebinding_protection_refused,
         query_says_what_an_uncached_answer_was_and_why_it_was_not_cached,
+        query_tells_what_each_search_candidate_was_answered,
         flush_name_drops_that_names_entries_and_leaves_the_others_cached,
         import_dnsmasq_translates_an_amazon_linux_2023_dnsmasq_conf,
         help_lists_every_command_and_a_usage_error_exits_2,
@@ -616,6 +617,35 @@ fn query_says_what_an_uncached_answer_was_and_why_it_was_not_cached() {
             ),
             "{report:#}"
         );
+    });
+}
+
+fn query_tells_what_each_search_candidate_was_answered() {
+    let resolv =
+        "nameserver 127.0.0.2\nsearch nosoa.test example.com\noptions timeout:1 attempts:1\n";
+    with_module(resolv, |sb| {
+        let addr = Ipv4Addr::new(192, 0, 2, 88);
+        let _server = ScriptedServer::start(
+            "127.0.0.2".parse().unwrap(),
+            Zone::new()
+                .soa("example.com", 60)
+                .a("host.example.com", 300, addr),
+        )
+        .unwrap();
+        // `host` has no dot: the search list first. host.nosoa.test is
+        // NXDOMAIN without an SOA (not cached), host.example.com answers.
+        for round in 0..2 {
+            let text = stdout(&tool(sb, &["query", "host", "--type", "a"]));
+            let first = "host.nosoa.test A: NXDOMAIN, not cached (no SOA in the reply), \
+                         from upstream 127.0.0.2:53, via the default servers\n";
+            assert!(text.contains(first), "round {round}:\n{text}");
+            let second = if round == 0 {
+                format!("host.example.com A: {addr} ttl 300, from upstream 127.0.0.2:53")
+            } else {
+                format!("host.example.com A: {addr} ttl 300, from the cache (fresh)")
+            };
+            assert!(text.contains(&second), "round {round}:\n{text}");
+        }
     });
 }
 

@@ -7,9 +7,11 @@
 //! before and still the same came from the cache (fresh, or stale if it
 //! had expired: served because every upstream failed); one stored during
 //! the lookup came from upstream, and the server that answered is the one
-//! `rustcache::upstream::provenance` noted for the last exchange; an entry
-//! stored meanwhile by another process (this lookup waited for its query)
-//! says so.
+//! `rustcache::upstream::provenance` noted for that name's exchange; an
+//! entry stored meanwhile by another process (this lookup waited for its
+//! query) says so. A question the server answered and the cache did not
+//! keep (TTL 0, no SOA, `cache no`, refused by `stop-dns-rebind`) is told
+//! from the exchange itself: what the server said, and why nothing stayed.
 
 use std::net::IpAddr;
 use std::process::ExitCode;
@@ -147,6 +149,9 @@ pub fn run(query: &str, qtype: Option<TypeArg>, json: bool) -> Result<ExitCode, 
             .collect()
     };
     let before = look(&maps);
+    // Only this lookup's exchanges: nothing else was asked before it (the
+    // log is empty), but say so where it is read.
+    let _ = provenance::take();
     let started_ms = now_ms();
     let started = Instant::now();
     let mut report = match (family, address) {
@@ -173,6 +178,7 @@ pub fn run(query: &str, qtype: Option<TypeArg>, json: bool) -> Result<ExitCode, 
         (None, None) => return Err("nothing to ask".into()),
     };
     report.time_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let exchanges = provenance::take();
     // Reopened: the lookup may have created our file.
     let own = files::open(&config, Some(uid), false).ok();
     let maps: Vec<&Mapping> = [own.as_ref(), root.as_ref()]
@@ -201,26 +207,26 @@ pub fn run(query: &str, qtype: Option<TypeArg>, json: bool) -> Result<ExitCode, 
         for (j, &q) in qtypes.iter().enumerate() {
             let was = before.get(i).and_then(|t| t.get(j)).cloned().flatten();
             let is = after.get(i).and_then(|t| t.get(j)).cloned().flatten();
-            let (answered, refused) = if i == last {
-                (provenance::last_answer(q), provenance::last_refused(q))
-            } else {
-                (None, None)
-            };
+            // This lookup's exchange for the question, if it went upstream.
+            let exchange = exchanges
+                .iter()
+                .rev()
+                .find(|e| e.qtype == q && e.name.eq_ignore_ascii_case(name));
             let route = config.route(name);
-            let server = answered.map(|a| a.server);
+            let server = exchange.map(|e| e.server);
             let mut asked = question(name, q, was, is, server, started_ms, now);
-            if asked.result == "none" {
+            if let (Some(e), "none") = (exchange, asked.result) {
                 // The server answered and nothing was stored: say what it
                 // said, and why the cache kept none of it.
-                if let Some(addr) = refused {
+                if let Some(addr) = e.refused {
                     asked.result = "refused";
                     asked.refused_address = Some(addr.to_string());
                     asked.not_cached = Some("refused by stop-dns-rebind");
-                } else if let Some(a) = answered {
-                    let (result, why) = not_cached(a.said, &config.cache);
+                } else {
+                    let (result, why) = not_cached(e.said, &config.cache);
                     asked.result = result;
                     asked.not_cached = Some(why);
-                    if result == "data" {
+                    if result == "data" && i == last {
                         asked.addresses = answer_addresses(&report, q);
                     }
                 }
