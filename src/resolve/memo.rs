@@ -26,7 +26,7 @@
 //! module make one lookup (curl, a health check, a cron job) and would
 //! never read their memo; and a thread's first touch of the module's
 //! thread-locals costs it their whole block, which ld.so allocates and
-//! zeroes then (2.6 KiB: often a fresh heap page, a page fault). Threads
+//! zeroes then (2.5 KiB: often a fresh heap page, a page fault). Threads
 //! memoise from the process's second answer on.
 
 use std::cell::RefCell;
