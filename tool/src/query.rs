@@ -149,8 +149,8 @@ pub fn run(query: &str, qtype: Option<TypeArg>, json: bool) -> Result<ExitCode, 
             .collect()
     };
     let before = look(&maps);
-    // Only this lookup's exchanges: nothing else was asked before it (the
-    // log is empty), but say so where it is read.
+    // Whatever was noted before (nothing, today) is dropped, so that the
+    // log read after the lookup is this lookup's alone.
     let _ = provenance::take();
     let started_ms = now_ms();
     let started = Instant::now();
