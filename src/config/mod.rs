@@ -29,7 +29,7 @@ mod routing;
 pub use cache::CacheSettings;
 pub use error::{ConfigError, ConfigErrorKind};
 pub use loader::{ConfigCache, Sources};
-pub use options::Options;
+pub use options::{Options, NO_EFFECT};
 pub use overrides::parse_overrides;
 pub use resolv::parse_resolv_conf;
 pub use route::Route;

@@ -36,6 +36,27 @@ impl Default for Options {
     }
 }
 
+/// Options glibc knows that change nothing here: how glibc sends its
+/// queries (rustcache always sends A and AAAA together over UDP with EDNS0,
+/// TCP only for a truncated answer), its debugging, and `no-aaaa` (glibc
+/// 2.36), which is not honoured: AAAA is asked. `rustcache check` lists the
+/// ones a configuration holds.
+pub const NO_EFFECT: &[&str] = &[
+    "debug",
+    "edns0",
+    "single-request",
+    "single-request-reopen",
+    "inet6",
+    "ip6-bytestring",
+    "ip6-dotint",
+    "no-ip6-dotint",
+    "no-check-names",
+    "use-vc",
+    "trust-ad",
+    "no-reload",
+    "no-aaaa",
+];
+
 impl Options {
     /// Applies every option word of one `options` line or of
     /// `RES_OPTIONS`. Returns the words that were not understood.
@@ -58,23 +79,7 @@ impl Options {
             ("attempts", Some(n)) => self.attempts = n.clamp(1, 5) as u8,
             ("rotate", None) => self.rotate = true,
             ("no-tld-query" | "no_tld_query", None) => self.no_tld_query = true,
-            // Known to glibc, no effect on rustcache.
-            (
-                "debug"
-                | "edns0"
-                | "single-request"
-                | "single-request-reopen"
-                | "inet6"
-                | "ip6-bytestring"
-                | "ip6-dotint"
-                | "no-ip6-dotint"
-                | "no-check-names"
-                | "use-vc"
-                | "trust-ad"
-                | "no-reload"
-                | "no-aaaa",
-                None,
-            ) => {}
+            (known, None) if NO_EFFECT.contains(&known) => {}
             _ => return false,
         }
         true
@@ -94,5 +99,15 @@ mod tests {
         assert_eq!(o.attempts, 5);
         assert!(o.rotate);
         assert_eq!(bad, vec!["bogus", "ndots:x"]);
+    }
+
+    #[test]
+    fn options_of_no_effect_are_accepted_and_change_nothing() {
+        let mut o = Options::default();
+        let bad = o.apply_words(NO_EFFECT.iter().copied());
+        assert_eq!(bad, Vec::<&str>::new());
+        assert_eq!(o, Options::default());
+        // With a value they are not glibc's options.
+        assert_eq!(o.apply_words(["use-vc:1"].into_iter()), vec!["use-vc:1"]);
     }
 }

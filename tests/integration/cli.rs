@@ -67,7 +67,8 @@ fn check_passes_a_good_configuration() {
     let resolv = dir.join("resolv.conf");
     std::fs::write(
         &resolv,
-        "nameserver 127.0.0.2\nsearch a.example\noptions timeout:2 attempts:3\n",
+        "nameserver 127.0.0.2\nsearch a.example\noptions timeout:2 attempts:3 use-vc\n\
+         options edns0 use-vc\n",
     )
     .unwrap();
     let out = rustcache()
@@ -75,10 +76,19 @@ fn check_passes_a_good_configuration() {
         .arg(&resolv)
         .arg("--config")
         .arg(dir.join("absent.conf"))
+        .env("RES_OPTIONS", "no-aaaa")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
+    // Options glibc knows and rustcache does not act on are named, once
+    // each, and are not problems.
+    assert!(
+        stdout.contains(
+            "no effect      use-vc edns0 no-aaaa (glibc options rustcache accepts and does not act on)\n"
+        ),
+        "{stdout}"
+    );
     assert!(
         stdout.contains("deadline       6000 ms per lookup"),
         "{stdout}"

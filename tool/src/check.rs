@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use rustcache::cache::{open_existing, Failure, MapError, NoCache, Problem};
-use rustcache::config::{Config, Sources};
+use rustcache::config::{Config, Sources, NO_EFFECT};
 
 use crate::files;
 
@@ -35,6 +35,14 @@ pub fn run(resolv_conf: Option<PathBuf>, config: Option<PathBuf>) -> Result<Exit
         if o.rotate { " rotate" } else { "" },
         if o.no_tld_query { " no-tld-query" } else { "" }
     );
+    let inert = no_effect_options(&sources);
+    if !inert.is_empty() {
+        let _ = writeln!(
+            out,
+            "no effect      {} (glibc options rustcache accepts and does not act on)",
+            inert.join(" ")
+        );
+    }
     let _ = writeln!(
         out,
         "deadline       {} ms per lookup",
@@ -59,6 +67,25 @@ pub fn run(resolv_conf: Option<PathBuf>, config: Option<PathBuf>) -> Result<Exit
         errors.len()
     );
     Ok(ExitCode::from(1))
+}
+
+/// The options of resolv.conf's `options` lines and of `RES_OPTIONS` that
+/// glibc knows and rustcache accepts without acting on them (`use-vc`,
+/// `no-aaaa`, ...), each once, in the order met.
+fn no_effect_options(sources: &Sources) -> Vec<String> {
+    let text = std::fs::read_to_string(&sources.resolv_conf).unwrap_or_default();
+    let lines = text
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("options"))
+        .filter(|rest| rest.starts_with(char::is_whitespace));
+    let env = sources.res_options.as_ref().and_then(|v| v.to_str());
+    let mut found: Vec<String> = Vec::new();
+    for word in lines.chain(env).flat_map(str::split_whitespace) {
+        if NO_EFFECT.contains(&word) && !found.iter().any(|f| f == word) {
+            found.push(word.to_owned());
+        }
+    }
+    found
 }
 
 /// The `cache` lines: the file this user's processes use, or why they run
