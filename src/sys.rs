@@ -56,6 +56,34 @@ pub fn probe_process(pid: libc::pid_t) -> io::Result<()> {
     result(unsafe { libc::syscall(libc::SYS_kill, pid, 0) }).map(drop)
 }
 
+/// Whether process `pid` is stopped: by a signal (SIGSTOP, job control's
+/// SIGTSTP) or by a tracer (a debugger at a breakpoint), its state in
+/// `/proc/PID/stat` being `T` or `t`. `false` when that cannot be told
+/// (no `/proc` in this mount namespace, the process gone).
+pub fn process_stopped(pid: libc::pid_t) -> bool {
+    let Ok(path) = std::ffi::CString::new(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    let Ok(fd) = file::open(&path, libc::O_RDONLY | libc::O_CLOEXEC, 0) else {
+        return false;
+    };
+    // "PID (COMM) STATE ...": COMM is at most 16 bytes, so the state is
+    // within the first 64 bytes of the line.
+    let mut line = Vec::with_capacity(64);
+    file::read_to_end(&fd, &mut line, 64).is_ok() && stopped_in_stat(&line)
+}
+
+/// Whether a `/proc/PID/stat` line (or its start) says the process is
+/// stopped. The state is the field after the command name, which is in
+/// parentheses and may itself hold any byte, `)` and spaces included: the
+/// last `)` of the line ends it (the fields after it are numbers).
+fn stopped_in_stat(line: &[u8]) -> bool {
+    let Some(close) = line.iter().rposition(|&b| b == b')') else {
+        return false;
+    };
+    matches!(line.get(close + 1..close + 3), Some([b' ', b'T' | b't']))
+}
+
 /// mkdir(path, mode).
 pub fn mkdir(path: &CStr, mode: libc::mode_t) -> io::Result<()> {
     // SAFETY: `path` is a valid C string for the call.
@@ -259,6 +287,39 @@ fn timespec(span: Duration) -> libc::timespec {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_stopped_state_is_read_after_the_command_name() {
+        use super::stopped_in_stat;
+        assert!(stopped_in_stat(b"1234 (curl) T 1 1234 1234 0 -1"));
+        assert!(stopped_in_stat(b"1234 (gdb target) t 1"));
+        assert!(stopped_in_stat(b"77 (a) b) T 1 77"), "a ) in the name");
+        assert!(!stopped_in_stat(b"1234 (curl) S 1 1234"));
+        assert!(!stopped_in_stat(b"1234 (T) R 1"), "T as the name");
+        assert!(!stopped_in_stat(b"1234 (curl)"), "cut short");
+        assert!(!stopped_in_stat(b""));
+    }
+
+    #[test]
+    fn a_process_stopped_by_a_signal_is_told_apart_from_a_running_one() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let pid = libc::pid_t::try_from(child.id()).unwrap();
+        assert!(!super::process_stopped(pid), "running (asleep)");
+        // SAFETY: signalling our own child.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0);
+        let stopped = (0..200).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            super::process_stopped(pid)
+        });
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(stopped, "SIGSTOP seen");
+        assert!(!super::process_stopped(pid), "gone");
+        assert!(!super::process_stopped(-1));
+    }
+
     use super::*;
     use std::ffi::CString;
     use std::os::unix::fs::{MetadataExt, PermissionsExt};

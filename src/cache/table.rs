@@ -432,6 +432,19 @@ impl<'m> Table<'m> {
         })
     }
 
+    /// Whether the lease of `key` is held by a process that is stopped (a
+    /// signal, job control, a debugger; see `sys::process_stopped`): it
+    /// asks nothing until it is continued, so waiting for it is waiting
+    /// for its lease to run out.
+    pub fn lease_holder_stopped(&self, key: &Key<'_>, now: u64) -> bool {
+        let header = self.miss_header();
+        let key_hash = key.hash(self.seed);
+        self.held_lease(key_hash, now)
+            .and_then(|index| header.lease_owners.get(index))
+            .and_then(|owner| libc::pid_t::try_from(owner.load(Ordering::Relaxed)).ok())
+            .is_some_and(|pid| pid > 0 && crate::sys::process_stopped(pid))
+    }
+
     /// Gives the lease of `key` back (after storing the answer), waking the
     /// callers that wait on it (`wait`).
     pub fn release_lease(&self, key: &Key<'_>) {

@@ -29,7 +29,7 @@ use crate::clock::Instant;
 
 use crate::cache::policy::{
     negative_ttl, positive_ttl, remaining_ttl, stale_limit_ms, wants_refresh,
-    CLIENT_RESPONSE_TIMER, REFRESH_WAIT, STALE_RETRY_MS, STALE_TTL,
+    CLIENT_RESPONSE_TIMER, HOLDER_STOPPED_AFTER, REFRESH_WAIT, STALE_RETRY_MS, STALE_TTL,
 };
 use crate::cache::{
     Encoded, Entry, Key, Kind, Layout, Lease, Session, Stat, Table, DATA_BYTES, HEALTH_COUNT,
@@ -548,7 +548,9 @@ impl<'a> Asker<'a> {
     /// questions are in the cache or the other caller gives up: asleep on
     /// the lease, woken when the holder gives it back, and looking again
     /// after each of `Backoff`'s pauses at the latest (a holder that was
-    /// killed, or one of an earlier release, wakes nobody).
+    /// killed, or one of an earlier release, wakes nobody). A holder found
+    /// killed, or stopped once the wait has lasted `HOLDER_STOPPED_AFTER`,
+    /// ends the wait: the caller then asks for itself.
     fn wait_for_other(
         &self,
         own: Table<'_>,
@@ -560,13 +562,23 @@ impl<'a> Asker<'a> {
         let Some(wait) = own.wait_on_lease(lease_key, crate::clock::now_ms()) else {
             return;
         };
+        let started = Instant::now();
         let mut backoff = crate::sys::Backoff::new();
         loop {
             let observed = wait.observe();
-            let left = deadline.saturating_duration_since(Instant::now());
+            let now = Instant::now();
+            let left = deadline.saturating_duration_since(now);
+            let now_ms = crate::clock::now_ms();
             if self.all_fresh_now(keys, need)
-                || !own.lease_held(lease_key, crate::clock::now_ms())
+                || !own.lease_held(lease_key, now_ms)
                 || left.is_zero()
+            {
+                return;
+            }
+            // Past the usual answer's time, a holder that is stopped is no
+            // longer waited for: we ask ourselves.
+            if now.saturating_duration_since(started) >= HOLDER_STOPPED_AFTER
+                && own.lease_holder_stopped(lease_key, now_ms)
             {
                 return;
             }

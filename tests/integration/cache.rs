@@ -55,6 +55,7 @@ pub fn tests() -> Vec<Trial> {
         sixty_four_processes_missing_one_name_together_send_at_most_four_queries_per_type,
         processes_that_find_no_cache_file_together_make_it_once,
         a_lookup_killed_while_asking_does_not_hold_up_the_next_process,
+        a_lookup_stopped_while_asking_does_not_hold_up_the_next_process,
         // Flushes and file replacement.
         pointing_resolv_conf_at_another_server_serves_none_of_the_old_answers,
         a_resolv_conf_rewritten_with_the_same_servers_keeps_the_cache,
@@ -1165,6 +1166,46 @@ fn a_lookup_killed_while_asking_does_not_hold_up_the_next_process() {
             assert!(
                 took(&out, 0) < NO_WAITING,
                 "waited for the dead process's lease\n{out}"
+            );
+        },
+    );
+}
+
+fn a_lookup_stopped_while_asking_does_not_hold_up_the_next_process() {
+    // A 3 s deadline: the first process's miss lease lasts that long, and so
+    // would the second process's wait, which would then leave it no time to
+    // ask (TRYAGAIN after 3 s, before this was handled).
+    with_cache(
+        "nameserver 127.0.0.2\noptions timeout:3 attempts:1\n",
+        |sb, server| {
+            server.set_name_behaviour("h5.example.com", Behaviour::Delay(Duration::from_secs(2)));
+            let mut first = sb
+                .command(std::env::current_exe().unwrap())
+                .arg(rustcache_testkit::probe::PROBE_FLAG)
+                .arg("gai h5.example.com unspec")
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            assert!(
+                server.wait_for_count(2, Duration::from_secs(10)),
+                "the first process never asked"
+            );
+            // Stopped while it waits for its answer: ^Z in a shell, a
+            // debugger at a breakpoint in another thread, SIGSTOP. It is
+            // alive, so it is not found dead.
+            let pid = libc::pid_t::try_from(first.id()).unwrap();
+            // SAFETY: signalling our own child.
+            assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0);
+            server.clear_name_behaviours();
+            let out = sb.probe(&["time gai h5.example.com unspec"]);
+            // Gone before anything is asserted: a stopped child left behind
+            // would hold the sandbox's teardown for ever.
+            first.kill().unwrap();
+            first.wait().unwrap();
+            assert_results(&out, &[&h_both(5)]);
+            assert!(
+                took(&out, 0) < NO_WAITING,
+                "waited for the stopped process's lease\n{out}"
             );
         },
     );
