@@ -24,6 +24,7 @@ pub mod clock;
 pub mod config;
 pub mod name;
 pub mod nsswitch;
+mod race_cell;
 mod random;
 mod resolve;
 mod sys;

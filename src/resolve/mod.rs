@@ -18,7 +18,7 @@ mod rebind;
 
 use std::cell::{Cell, OnceCell};
 use std::net::IpAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use crate::answer::{Family, HostAnswer, HostView, Outcome, PtrView};
 use crate::cache::policy::wants_refresh;
@@ -26,6 +26,7 @@ use crate::cache::{Session, Store};
 use crate::clock::now_ms;
 use crate::config::{Config, ConfigCache, LocalAnswer, Sources, MAX_SEARCH};
 use crate::name::{check_host_name, reverse_name, unmap_v4, Candidate, Candidates};
+use crate::race_cell::RaceCell;
 use crate::upstream::{QType, ServerHealth};
 
 use question::{Asker, Known, Pair, Scratch};
@@ -40,7 +41,7 @@ pub struct Resolver {
     /// Health records kept in process memory, made the first time a lookup
     /// goes upstream without a cache file to keep them in: a process with a
     /// cache file (nearly all) never pays for building them.
-    health: OnceLock<Box<[ServerHealth]>>,
+    health: RaceCell<Box<[ServerHealth]>>,
 }
 
 /// How one candidate name fared.
@@ -77,14 +78,16 @@ impl Resolver {
         Resolver {
             config: ConfigCache::new(sources),
             store: Store::new(),
-            health: OnceLock::new(),
+            health: RaceCell::new(),
         }
     }
 
-    /// The process-wide resolver, reading the standard files.
+    /// The process-wide resolver, reading the standard files. In a
+    /// `RaceCell`, not a `OnceLock`: no thread ever waits for another one
+    /// making it (in a child forked meanwhile, it would wait for ever).
     pub fn global() -> &'static Resolver {
-        static GLOBAL: OnceLock<Resolver> = OnceLock::new();
-        GLOBAL.get_or_init(|| Resolver::new(Sources::from_environment()))
+        static GLOBAL: RaceCell<Resolver> = RaceCell::new();
+        GLOBAL.get_or_make(|| Resolver::new(Sources::from_environment()))
     }
 
     /// The configuration in force now.

@@ -22,10 +22,10 @@
 //! and is served from there: no allocation.
 
 use std::cell::{Cell, OnceCell};
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use crate::clock::Instant;
+use crate::race_cell::RaceCell;
 
 use crate::cache::policy::{
     negative_ttl, positive_ttl, remaining_ttl, stale_limit_ms, wants_refresh,
@@ -166,7 +166,7 @@ pub struct Asker<'a> {
     pub session: &'a Session<'a>,
     /// Health records when there is no cache file to keep them in (made
     /// on first use, see `local_health`).
-    pub local_health: &'a OnceLock<Box<[ServerHealth]>>,
+    pub local_health: &'a RaceCell<Box<[ServerHealth]>>,
     /// Boot-clock ms at the start of the lookup.
     pub now: u64,
     pub rotate: usize,
@@ -809,8 +809,8 @@ fn negative_entry(kind: Kind, ttl: u32, now: u64) -> Entry {
 
 /// The health records of this process, for a lookup without a cache file
 /// to keep them in; made on first use.
-fn local_health(cell: &OnceLock<Box<[ServerHealth]>>) -> HealthTable<'_> {
+fn local_health(cell: &RaceCell<Box<[ServerHealth]>>) -> HealthTable<'_> {
     HealthTable::new(
-        cell.get_or_init(|| (0..HEALTH_COUNT).map(|_| ServerHealth::default()).collect()),
+        cell.get_or_make(|| (0..HEALTH_COUNT).map(|_| ServerHealth::default()).collect()),
     )
 }
