@@ -550,7 +550,8 @@ impl<'a> Asker<'a> {
     /// after each of `Backoff`'s pauses at the latest (a holder that was
     /// killed, or one of an earlier release, wakes nobody). A holder found
     /// killed, or stopped once the wait has lasted `HOLDER_STOPPED_AFTER`,
-    /// ends the wait: the caller then asks for itself.
+    /// ends the wait, and so does half of our deadline spent: the caller
+    /// then asks for itself.
     fn wait_for_other(
         &self,
         own: Table<'_>,
@@ -558,16 +559,19 @@ impl<'a> Asker<'a> {
         keys: &[Option<Key<'_>>; 2],
         need: [bool; 2],
     ) {
-        let deadline = self.deadline();
         let Some(wait) = own.wait_on_lease(lease_key, crate::clock::now_ms()) else {
             return;
         };
         let started = Instant::now();
+        // Half of the time left stays ours, however the holder fares
+        // (stopped where /proc cannot tell, frozen, starved of CPU, or a
+        // pid that is not the holder's): the wait ends with time to ask.
+        let wait_end = started + self.deadline().saturating_duration_since(started) / 2;
         let mut backoff = crate::sys::Backoff::new();
         loop {
             let observed = wait.observe();
             let now = Instant::now();
-            let left = deadline.saturating_duration_since(now);
+            let left = wait_end.saturating_duration_since(now);
             let now_ms = crate::clock::now_ms();
             if self.all_fresh_now(keys, need)
                 || !own.lease_held(lease_key, now_ms)

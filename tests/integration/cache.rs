@@ -56,6 +56,7 @@ pub fn tests() -> Vec<Trial> {
         processes_that_find_no_cache_file_together_make_it_once,
         a_lookup_killed_while_asking_does_not_hold_up_the_next_process,
         a_lookup_stopped_while_asking_does_not_hold_up_the_next_process,
+        a_waiter_keeps_half_its_deadline_whatever_the_asker_does,
         // Flushes and file replacement.
         pointing_resolv_conf_at_another_server_serves_none_of_the_old_answers,
         a_resolv_conf_rewritten_with_the_same_servers_keeps_the_cache,
@@ -1206,6 +1207,71 @@ fn a_lookup_stopped_while_asking_does_not_hold_up_the_next_process() {
             assert!(
                 took(&out, 0) < NO_WAITING,
                 "waited for the stopped process's lease\n{out}"
+            );
+        },
+    );
+}
+
+fn a_waiter_keeps_half_its_deadline_whatever_the_asker_does() {
+    // A 4 s deadline. The first process asks, its answer delayed past it,
+    // and is stopped; the second cannot tell (no /proc in its mount
+    // namespace, as where the asker is frozen or the pid is another
+    // namespace's), so only its own deadline bounds the wait: it waits half
+    // of it, then asks itself and is answered. Before, it waited out the
+    // first one's lease, its whole deadline, and asked with nothing left.
+    const DEADLINE: Duration = Duration::from_secs(4);
+    with_cache(
+        "nameserver 127.0.0.2\noptions timeout:4 attempts:1\n",
+        |sb, server| {
+            server.set_name_behaviour("h6.example.com", Behaviour::Delay(Duration::from_secs(10)));
+            let mut first = sb
+                .command(std::env::current_exe().unwrap())
+                .arg(rustcache_testkit::probe::PROBE_FLAG)
+                .arg("gai h6.example.com unspec")
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            assert!(
+                server.wait_for_count(2, Duration::from_secs(10)),
+                "the first process never asked"
+            );
+            let pid = libc::pid_t::try_from(first.id()).unwrap();
+            // SAFETY: signalling our own child.
+            assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0);
+            server.clear_name_behaviours();
+            let out = sb.probe_with(&["time gai h6.example.com unspec"], |cmd| {
+                // SAFETY: mount(2) on constant C strings in the child,
+                // which is single-threaded between fork and exec.
+                unsafe {
+                    cmd.pre_exec(|| {
+                        let rc = libc::mount(
+                            c"none".as_ptr(),
+                            c"/proc".as_ptr(),
+                            c"tmpfs".as_ptr(),
+                            0,
+                            std::ptr::null(),
+                        );
+                        if rc == 0 {
+                            Ok(())
+                        } else {
+                            Err(std::io::Error::last_os_error())
+                        }
+                    });
+                }
+            });
+            // Gone before anything is asserted (a stopped child would hold
+            // the sandbox's teardown).
+            first.kill().unwrap();
+            first.wait().unwrap();
+            assert_results(&out, &[&h_both(6)]);
+            let took = took(&out, 0);
+            assert!(
+                took >= DEADLINE / 2 - Duration::from_millis(100),
+                "it did wait for the asker ({took:?}): the test needs /proc hidden\n{out}"
+            );
+            assert!(
+                took < DEADLINE / 2 + SLACK,
+                "waited {took:?}, more than half its deadline\n{out}"
             );
         },
     );
