@@ -58,30 +58,31 @@ pub fn probe_process(pid: libc::pid_t) -> io::Result<()> {
 
 /// Whether process `pid` is stopped: by a signal (SIGSTOP, job control's
 /// SIGTSTP) or by a tracer (a debugger at a breakpoint), its state in
-/// `/proc/PID/stat` being `T` or `t`. `false` when that cannot be told
-/// (no `/proc` in this mount namespace, the process gone).
-pub fn process_stopped(pid: libc::pid_t) -> bool {
-    let Ok(path) = std::ffi::CString::new(format!("/proc/{pid}/stat")) else {
-        return false;
-    };
-    let Ok(fd) = file::open(&path, libc::O_RDONLY | libc::O_CLOEXEC, 0) else {
-        return false;
-    };
+/// `/proc/PID/stat` being `T` or `t`. `None` when that cannot be told (no
+/// `/proc` in this mount namespace, a security policy that refuses it, the
+/// process gone).
+pub fn process_stopped(pid: libc::pid_t) -> Option<bool> {
+    let path = std::ffi::CString::new(format!("/proc/{pid}/stat")).ok()?;
+    let fd = file::open(&path, libc::O_RDONLY | libc::O_CLOEXEC, 0).ok()?;
     // "PID (COMM) STATE ...": COMM is at most 16 bytes, so the state is
     // within the first 64 bytes of the line.
     let mut line = Vec::with_capacity(64);
-    file::read_to_end(&fd, &mut line, 64).is_ok() && stopped_in_stat(&line)
+    file::read_to_end(&fd, &mut line, 64).ok()?;
+    stopped_in_stat(&line)
 }
 
 /// Whether a `/proc/PID/stat` line (or its start) says the process is
-/// stopped. The state is the field after the command name, which is in
-/// parentheses and may itself hold any byte, `)` and spaces included: the
-/// last `)` of the line ends it (the fields after it are numbers).
-fn stopped_in_stat(line: &[u8]) -> bool {
-    let Some(close) = line.iter().rposition(|&b| b == b')') else {
-        return false;
-    };
-    matches!(line.get(close + 1..close + 3), Some([b' ', b'T' | b't']))
+/// stopped (`None`: no state in it). The state is the field after the
+/// command name, which is in parentheses and may itself hold any byte, `)`
+/// and spaces included: the last `)` of the line ends it (the fields after
+/// it are numbers).
+fn stopped_in_stat(line: &[u8]) -> Option<bool> {
+    let close = line.iter().rposition(|&b| b == b')')?;
+    match line.get(close + 1..close + 3)? {
+        [b' ', b'T' | b't'] => Some(true),
+        [b' ', _] => Some(false),
+        _ => None,
+    }
 }
 
 /// mkdir(path, mode).
@@ -290,13 +291,24 @@ mod tests {
     #[test]
     fn a_stopped_state_is_read_after_the_command_name() {
         use super::stopped_in_stat;
-        assert!(stopped_in_stat(b"1234 (curl) T 1 1234 1234 0 -1"));
-        assert!(stopped_in_stat(b"1234 (gdb target) t 1"));
-        assert!(stopped_in_stat(b"77 (a) b) T 1 77"), "a ) in the name");
-        assert!(!stopped_in_stat(b"1234 (curl) S 1 1234"));
-        assert!(!stopped_in_stat(b"1234 (T) R 1"), "T as the name");
-        assert!(!stopped_in_stat(b"1234 (curl)"), "cut short");
-        assert!(!stopped_in_stat(b""));
+        assert_eq!(
+            stopped_in_stat(b"1234 (curl) T 1 1234 1234 0 -1"),
+            Some(true)
+        );
+        assert_eq!(stopped_in_stat(b"1234 (gdb target) t 1"), Some(true));
+        assert_eq!(
+            stopped_in_stat(b"77 (a) b) T 1 77"),
+            Some(true),
+            "a ) in the name"
+        );
+        assert_eq!(stopped_in_stat(b"1234 (curl) S 1 1234"), Some(false));
+        assert_eq!(
+            stopped_in_stat(b"1234 (T) R 1"),
+            Some(false),
+            "T as the name"
+        );
+        assert_eq!(stopped_in_stat(b"1234 (curl)"), None, "cut short");
+        assert_eq!(stopped_in_stat(b""), None);
     }
 
     #[test]
@@ -306,18 +318,19 @@ mod tests {
             .spawn()
             .unwrap();
         let pid = libc::pid_t::try_from(child.id()).unwrap();
-        assert!(!super::process_stopped(pid), "running (asleep)");
+        let running = super::process_stopped(pid);
         // SAFETY: signalling our own child.
         assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0);
         let stopped = (0..200).any(|_| {
             std::thread::sleep(std::time::Duration::from_millis(5));
-            super::process_stopped(pid)
+            super::process_stopped(pid) == Some(true)
         });
         child.kill().unwrap();
         child.wait().unwrap();
+        assert_eq!(running, Some(false), "running (asleep)");
         assert!(stopped, "SIGSTOP seen");
-        assert!(!super::process_stopped(pid), "gone");
-        assert!(!super::process_stopped(-1));
+        assert_eq!(super::process_stopped(pid), None, "gone");
+        assert_eq!(super::process_stopped(-1), None);
     }
 
     use super::*;

@@ -46,7 +46,7 @@ pub use place::{fallback_dir, Place, Places, FALLBACK_BASE};
 pub use qtype::QType;
 pub use reason::{Check, Failure, NoCache, Problem};
 pub use store::{Session, Store};
-pub use table::{Found, Lease, Listed, Table};
+pub use table::{Found, Holder, Lease, Listed, Table};
 
 /// A fresh, empty directory for one unit test of `module`:
 /// `$TMPDIR/rustcache-<module>-<name>-<pid>`.

@@ -14,12 +14,14 @@ pub const STALE_RETRY_MS: u64 = 30_000;
 /// serving the stale one (RFC 8767's client response timer).
 pub const CLIENT_RESPONSE_TIMER: Duration = Duration::from_millis(1800);
 /// A caller waiting for another's answer (miss coalescing) looks, from
-/// this long on, whether the holder of the lease is stopped (a signal, job
-/// control, a debugger): a stopped holder would hold it up until the
-/// lease ends, as long as the holder's whole deadline, and then leave it
-/// no time to ask. Most answers come well before; a look costs a read of
-/// `/proc/PID/stat`.
-pub const HOLDER_STOPPED_AFTER: Duration = Duration::from_millis(100);
+/// this long on and as often, at what became of the holder of the lease:
+/// one killed or stopped (a signal, job control, a debugger) would hold it
+/// up until the lease ends, as long as the holder's whole deadline, and
+/// then leave it no time to ask. Most answers come well before, so the
+/// usual wait makes no such look: a look is a `kill(pid, 0)` and a read of
+/// `/proc/PID/stat`, and where a security policy refuses either to a
+/// confined process, each is also an audit record.
+pub const HOLDER_LOOK_EVERY: Duration = Duration::from_millis(100);
 /// An entry hit in the last 1/REFRESH_FRACTION of its TTL is refreshed.
 pub const REFRESH_FRACTION: u64 = 10;
 /// The caller refreshing a still valid entry waits at most this for the

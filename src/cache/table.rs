@@ -49,6 +49,20 @@ pub struct Found {
     pub slot: usize,
 }
 
+/// What became of the process holding a miss lease
+/// ([`Table::lease_holder`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Holder {
+    /// Alive and not stopped: still asking.
+    Asking,
+    /// Gone: killed (or exited) without giving the lease back.
+    Gone,
+    /// Stopped by a signal or a tracer: asks nothing until continued.
+    Stopped,
+    /// Cannot be told (no lease pid, a pid we may not signal, no /proc).
+    Unknown,
+}
+
 /// What a miss-coalescing lease attempt found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lease {
@@ -418,31 +432,37 @@ impl<'m> Table<'m> {
         })
     }
 
-    /// Whether someone still holds the lease of `key`: not expired, and
-    /// its holder not killed (a process killed mid-query must not hold the
-    /// others up until its lease runs out).
+    /// Whether someone still holds the lease of `key` (it has not expired).
+    /// Whether the holder is still asking is [`lease_holder`](Self::lease_holder)'s
+    /// question, which costs system calls.
     pub fn lease_held(&self, key: &Key<'_>, now: u64) -> bool {
-        let header = self.miss_header();
-        let key_hash = key.hash(self.seed);
-        self.held_lease(key_hash, now).is_some_and(|index| {
-            header
-                .lease_owners
-                .get(index)
-                .is_none_or(|owner| process_exists(owner.load(Ordering::Relaxed)))
-        })
+        self.held_lease(key.hash(self.seed), now).is_some()
     }
 
-    /// Whether the lease of `key` is held by a process that is stopped (a
-    /// signal, job control, a debugger; see `sys::process_stopped`): it
-    /// asks nothing until it is continued, so waiting for it is waiting
-    /// for its lease to run out.
-    pub fn lease_holder_stopped(&self, key: &Key<'_>, now: u64) -> bool {
+    /// What became of the process holding the lease of `key`: a process
+    /// killed mid-query, or stopped (a signal, job control, a debugger),
+    /// would hold its waiters up until its lease runs out.
+    pub fn lease_holder(&self, key: &Key<'_>, now: u64) -> Holder {
         let header = self.miss_header();
-        let key_hash = key.hash(self.seed);
-        self.held_lease(key_hash, now)
+        let pid = self
+            .held_lease(key.hash(self.seed), now)
             .and_then(|index| header.lease_owners.get(index))
             .and_then(|owner| libc::pid_t::try_from(owner.load(Ordering::Relaxed)).ok())
-            .is_some_and(|pid| pid > 0 && crate::sys::process_stopped(pid))
+            .filter(|&pid| pid > 0);
+        let Some(pid) = pid else {
+            return Holder::Unknown;
+        };
+        match crate::sys::probe_process(pid) {
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Holder::Gone,
+            // EPERM: not ours to signal (a pid of another user, here or in
+            // another PID namespace), or a security policy that refuses it.
+            Err(_) => Holder::Unknown,
+            Ok(()) => match crate::sys::process_stopped(pid) {
+                Some(true) => Holder::Stopped,
+                Some(false) => Holder::Asking,
+                None => Holder::Unknown,
+            },
+        }
     }
 
     /// Gives the lease of `key` back (after storing the answer), waking the
@@ -483,22 +503,6 @@ fn group_of(key_hash: u64, len: usize) -> usize {
 fn lease_indexes(key_hash: u64) -> [usize; 2] {
     let first = ((key_hash >> 8) % LEASE_COUNT as u64) as usize;
     [first, (first + 1) % LEASE_COUNT]
-}
-
-/// Whether process `pid` exists (0, unknown: assume it does). A process of
-/// another user, or in another PID namespace, may be reported wrongly; the
-/// cost is one extra upstream query or a wait bounded by the lease.
-fn process_exists(pid: u32) -> bool {
-    let Ok(pid) = libc::pid_t::try_from(pid) else {
-        return true;
-    };
-    if pid <= 0 {
-        return true;
-    }
-    match crate::sys::probe_process(pid) {
-        Ok(()) => true,
-        Err(e) => e.raw_os_error() != Some(libc::ESRCH),
-    }
 }
 
 fn lease_tag(key_hash: u64) -> u32 {
@@ -771,5 +775,41 @@ pub(crate) mod tests {
         assert_eq!(t.try_lease(&key, 1600, 2000), Lease::Acquired);
         assert!(!t.lease_held(&key, 2001), "expired");
         assert_eq!(t.try_lease(&key, 2001, 4000), Lease::Acquired);
+    }
+
+    #[test]
+    fn a_lease_holder_is_told_asking_stopped_or_gone() {
+        let m = Memory::new(64);
+        let t = m.table();
+        let key = Key::new("a.example", QType::A);
+        assert_eq!(t.lease_holder(&key, 1000), Holder::Unknown, "no lease");
+        assert_eq!(t.try_lease(&key, 1000, 3000), Lease::Acquired);
+        assert_eq!(t.lease_holder(&key, 1500), Holder::Asking, "this process");
+        let owner_is = |pid: u32| {
+            for index in lease_indexes(key.hash(t.seed)) {
+                t.miss_header().lease_owners[index].store(pid, Ordering::Relaxed);
+            }
+        };
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        owner_is(child.id());
+        let asking = t.lease_holder(&key, 1500);
+        let pid = libc::pid_t::try_from(child.id()).unwrap();
+        // SAFETY: signalling our own child.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0);
+        let stopped = (0..200).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            t.lease_holder(&key, 1500) == Holder::Stopped
+        });
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(asking, Holder::Asking);
+        assert!(stopped, "the stop seen");
+        assert_eq!(t.lease_holder(&key, 1500), Holder::Gone, "killed");
+        owner_is(0);
+        assert_eq!(t.lease_holder(&key, 1500), Holder::Unknown, "no pid");
+        assert_eq!(t.lease_holder(&key, 3001), Holder::Unknown, "expired");
     }
 }

@@ -29,10 +29,11 @@ use crate::race_cell::RaceCell;
 
 use crate::cache::policy::{
     negative_ttl, positive_ttl, remaining_ttl, stale_limit_ms, wants_refresh,
-    CLIENT_RESPONSE_TIMER, HOLDER_STOPPED_AFTER, REFRESH_WAIT, STALE_RETRY_MS, STALE_TTL,
+    CLIENT_RESPONSE_TIMER, HOLDER_LOOK_EVERY, REFRESH_WAIT, STALE_RETRY_MS, STALE_TTL,
 };
 use crate::cache::{
-    Encoded, Entry, Key, Kind, Layout, Lease, Session, Stat, Table, DATA_BYTES, HEALTH_COUNT,
+    Encoded, Entry, Holder, Key, Kind, Layout, Lease, Session, Stat, Table, DATA_BYTES,
+    HEALTH_COUNT,
 };
 use crate::config::{Config, Route};
 use crate::name::Candidates;
@@ -549,9 +550,9 @@ impl<'a> Asker<'a> {
     /// the lease, woken when the holder gives it back, and looking again
     /// after each of `Backoff`'s pauses at the latest (a holder that was
     /// killed, or one of an earlier release, wakes nobody). A holder found
-    /// killed, or stopped once the wait has lasted `HOLDER_STOPPED_AFTER`,
-    /// ends the wait, and so does half of our deadline spent: the caller
-    /// then asks for itself.
+    /// killed or stopped (looked at from `HOLDER_LOOK_EVERY` on) ends the
+    /// wait, and so does half of our deadline spent: the caller then asks
+    /// for itself.
     fn wait_for_other(
         &self,
         own: Table<'_>,
@@ -568,6 +569,10 @@ impl<'a> Asker<'a> {
         // pid that is not the holder's): the wait ends with time to ask.
         let wait_end = started + self.deadline().saturating_duration_since(started) / 2;
         let mut backoff = crate::sys::Backoff::new();
+        // Past the usual answer's time, and as often, a look at what became
+        // of the holder; none once it cannot be told (so no more audit
+        // records of a refused look in this wait, which `wait_end` bounds).
+        let mut next_look = Some(started + HOLDER_LOOK_EVERY);
         loop {
             let observed = wait.observe();
             let now = Instant::now();
@@ -579,12 +584,12 @@ impl<'a> Asker<'a> {
             {
                 return;
             }
-            // Past the usual answer's time, a holder that is stopped is no
-            // longer waited for: we ask ourselves.
-            if now.saturating_duration_since(started) >= HOLDER_STOPPED_AFTER
-                && own.lease_holder_stopped(lease_key, now_ms)
-            {
-                return;
+            if next_look.is_some_and(|at| now >= at) {
+                match own.lease_holder(lease_key, now_ms) {
+                    Holder::Gone | Holder::Stopped => return,
+                    Holder::Asking => next_look = Some(now + HOLDER_LOOK_EVERY),
+                    Holder::Unknown => next_look = None,
+                }
             }
             wait.sleep(observed, backoff.next().min(left));
         }
