@@ -1141,23 +1141,43 @@ fn processes_that_find_no_cache_file_together_make_it_once() {
     });
 }
 
+/// Starts a process that looks `name` up while the server delays its
+/// answer by `delay`, and returns once it has asked (A and AAAA): it holds
+/// the name's miss lease.
+fn first_asker(
+    sb: &Sandbox,
+    server: &ScriptedServer,
+    name: &str,
+    delay: Duration,
+) -> std::process::Child {
+    server.set_name_behaviour(name, Behaviour::Delay(delay));
+    let first = sb
+        .command(std::env::current_exe().unwrap())
+        .arg(rustcache_testkit::probe::PROBE_FLAG)
+        .arg(format!("gai {name} unspec"))
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(
+        server.wait_for_count(2, Duration::from_secs(10)),
+        "the first process never asked"
+    );
+    first
+}
+
+/// SIGSTOP to `child`: alive, and asking nothing until continued.
+fn stop(child: &std::process::Child) {
+    let pid = libc::pid_t::try_from(child.id()).unwrap();
+    // SAFETY: signalling our own child.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0);
+}
+
 fn a_lookup_killed_while_asking_does_not_hold_up_the_next_process() {
     // A 3 s deadline: the first process's miss lease lasts that long.
     with_cache(
         "nameserver 127.0.0.2\noptions timeout:3 attempts:1\n",
         |sb, server| {
-            server.set_name_behaviour("h4.example.com", Behaviour::Delay(Duration::from_secs(2)));
-            let mut first = sb
-                .command(std::env::current_exe().unwrap())
-                .arg(rustcache_testkit::probe::PROBE_FLAG)
-                .arg("gai h4.example.com unspec")
-                .stdout(std::process::Stdio::null())
-                .spawn()
-                .unwrap();
-            assert!(
-                server.wait_for_count(2, Duration::from_secs(10)),
-                "the first process never asked"
-            );
+            let mut first = first_asker(sb, server, "h4.example.com", Duration::from_secs(2));
             // Killed while it waits for its answer (a timeout(1), the OOM killer, ^C).
             first.kill().unwrap();
             first.wait().unwrap();
@@ -1179,24 +1199,11 @@ fn a_lookup_stopped_while_asking_does_not_hold_up_the_next_process() {
     with_cache(
         "nameserver 127.0.0.2\noptions timeout:3 attempts:1\n",
         |sb, server| {
-            server.set_name_behaviour("h5.example.com", Behaviour::Delay(Duration::from_secs(2)));
-            let mut first = sb
-                .command(std::env::current_exe().unwrap())
-                .arg(rustcache_testkit::probe::PROBE_FLAG)
-                .arg("gai h5.example.com unspec")
-                .stdout(std::process::Stdio::null())
-                .spawn()
-                .unwrap();
-            assert!(
-                server.wait_for_count(2, Duration::from_secs(10)),
-                "the first process never asked"
-            );
+            let mut first = first_asker(sb, server, "h5.example.com", Duration::from_secs(2));
             // Stopped while it waits for its answer: ^Z in a shell, a
             // debugger at a breakpoint in another thread, SIGSTOP. It is
             // alive, so it is not found dead.
-            let pid = libc::pid_t::try_from(first.id()).unwrap();
-            // SAFETY: signalling our own child.
-            assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0);
+            stop(&first);
             server.clear_name_behaviours();
             let out = sb.probe(&["time gai h5.example.com unspec"]);
             // Gone before anything is asserted: a stopped child left behind
@@ -1223,21 +1230,8 @@ fn a_waiter_keeps_half_its_deadline_whatever_the_asker_does() {
     with_cache(
         "nameserver 127.0.0.2\noptions timeout:4 attempts:1\n",
         |sb, server| {
-            server.set_name_behaviour("h6.example.com", Behaviour::Delay(Duration::from_secs(10)));
-            let mut first = sb
-                .command(std::env::current_exe().unwrap())
-                .arg(rustcache_testkit::probe::PROBE_FLAG)
-                .arg("gai h6.example.com unspec")
-                .stdout(std::process::Stdio::null())
-                .spawn()
-                .unwrap();
-            assert!(
-                server.wait_for_count(2, Duration::from_secs(10)),
-                "the first process never asked"
-            );
-            let pid = libc::pid_t::try_from(first.id()).unwrap();
-            // SAFETY: signalling our own child.
-            assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0);
+            let mut first = first_asker(sb, server, "h6.example.com", Duration::from_secs(10));
+            stop(&first);
             server.clear_name_behaviours();
             let out = sb.probe_with(&["time gai h6.example.com unspec"], |cmd| {
                 // SAFETY: mount(2) on constant C strings in the child,

@@ -89,6 +89,18 @@ fn tool_with_conf(sb: &Sandbox, conf: &Path, args: &[&str]) -> (Option<i32>, Str
     (out.status.code(), stdout(&out))
 }
 
+/// `rustcache query NAME --type a --json` with `RUSTCACHE_CONF=conf`: the
+/// report, and its question for NAME's A records.
+fn query_a_json(sb: &Sandbox, conf: &Path, name: &str) -> (Value, Value) {
+    let (_, json) = tool_with_conf(sb, conf, &["query", name, "--type", "a", "--json"]);
+    let report: Value =
+        serde_json::from_str(&json).unwrap_or_else(|e| panic!("not JSON ({e}):\n{json}"));
+    let question = questions(&report)
+        .remove(&(name.to_owned(), "A".to_owned()))
+        .unwrap_or_else(|| panic!("no A question for {name}: {report:#}"));
+    (report, question)
+}
+
 fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -531,10 +543,8 @@ fn query_names_the_address_rebinding_protection_refused() {
         }
         assert_eq!(server.count_for("mixed.example.com", qtype::A), 2);
         assert_eq!(server.count_for("mixed.example.com", qtype::AAAA), 1);
-        let (_, json) = query(&["query", "mixed.example.com", "--type", "a", "--json"]);
-        let report: Value = serde_json::from_str(&json).unwrap();
+        let (report, q) = query_a_json(sb, &conf, "mixed.example.com");
         assert_eq!(report["outcome"], "nxdomain", "{report:#}");
-        let q = &questions(&report)[&("mixed.example.com".to_owned(), "A".to_owned())];
         assert_eq!(
             (&q["result"], &q["refused_address"], &q["source"]),
             (
@@ -547,13 +557,7 @@ fn query_names_the_address_rebinding_protection_refused() {
         // Without the option the same answer is an answer, and nothing is
         // said to be refused.
         let plain = sb.write_file("plain.conf", "");
-        let (_, json) = tool_with_conf(
-            sb,
-            &plain,
-            &["query", "mixed.example.com", "--type", "a", "--json"],
-        );
-        let report: Value = serde_json::from_str(&json).unwrap();
-        let q = &questions(&report)[&("mixed.example.com".to_owned(), "A".to_owned())];
+        let (report, q) = query_a_json(sb, &plain, "mixed.example.com");
         assert_eq!(
             (&q["result"], &q["refused_address"]),
             (&"data".into(), &Value::Null),
@@ -601,13 +605,7 @@ fn query_says_what_an_uncached_answer_was_and_why_it_was_not_cached() {
         );
         // An answer that was cached says so, as before.
         assert_eq!(line(&plain, "kept.example.com"), format!("{zero} ttl 300"));
-        let (_, json) = tool_with_conf(
-            sb,
-            &plain,
-            &["query", "zero.example.com", "--type", "a", "--json"],
-        );
-        let report: Value = serde_json::from_str(&json).unwrap();
-        let q = &questions(&report)[&("zero.example.com".to_owned(), "A".to_owned())];
+        let (report, q) = query_a_json(sb, &plain, "zero.example.com");
         assert_eq!(
             (&q["result"], &q["not_cached"], &q["addresses"]),
             (

@@ -44,6 +44,9 @@ struct Report {
     name: Option<String>,
     aliases: Vec<String>,
     addresses: Vec<String>,
+    /// How many of `addresses` are IPv4 (they come first).
+    #[serde(skip)]
+    v4_count: usize,
     /// The answer's TTL as a caller gets it.
     #[serde(skip_serializing_if = "Option::is_none")]
     ttl: Option<u32>,
@@ -162,6 +165,7 @@ pub fn run(query: &str, qtype: Option<TypeArg>, json: bool) -> Result<ExitCode, 
                 r.name = Some(a.name.clone());
                 r.aliases = a.aliases.clone();
                 r.addresses = a.v4.iter().map(ToString::to_string).collect();
+                r.v4_count = r.addresses.len();
                 r.addresses.extend(a.v6.iter().map(ToString::to_string));
                 r.ttl = Some(a.ttl);
             }
@@ -267,6 +271,7 @@ fn empty_report<T>(query: &str, outcome: &Outcome<T>) -> Report {
         name: None,
         aliases: Vec::new(),
         addresses: Vec::new(),
+        v4_count: 0,
         ttl: None,
         questions: Vec::new(),
         time_ms: 0.0,
@@ -382,15 +387,12 @@ fn not_cached(said: Said, settings: &CacheSettings) -> (&'static str, &'static s
 /// The addresses of the lookup's answer for `qtype` (the answer the last
 /// candidate gave, which is the one an uncached data answer belongs to).
 fn answer_addresses(report: &Report, qtype: QType) -> Vec<String> {
-    let is_v4 = |a: &&String| a.parse::<IpAddr>().is_ok_and(|ip| ip.is_ipv4());
+    let (v4, v6) = report
+        .addresses
+        .split_at(report.v4_count.min(report.addresses.len()));
     match qtype {
-        QType::A => report.addresses.iter().filter(is_v4).cloned().collect(),
-        QType::Aaaa => report
-            .addresses
-            .iter()
-            .filter(|a| !is_v4(a))
-            .cloned()
-            .collect(),
+        QType::A => v4.to_vec(),
+        QType::Aaaa => v6.to_vec(),
         QType::Ptr => report.name.iter().cloned().collect(),
     }
 }
