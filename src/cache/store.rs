@@ -2,7 +2,10 @@
 //!
 //! A process keeps at most two mappings: its own file (read and written),
 //! in the cache directory or its fallback place (see `place`), and, unless
-//! it is root, root's (only read). Every second at most it checks that the
+//! it is root, root's (only read). Root's is opened at the first lookup
+//! that looks in it (one its own file could not answer): a user's fresh
+//! process whose name is in its own file, as with a command run in a loop,
+//! makes none of root's file's four system calls. Every second at most it checks that the
 //! paths still name the mapped files; a deleted or replaced file is let go
 //! and the current one mapped (or created). A process on the fallback also
 //! moves to the cache directory as soon as a file appears there. Why a
@@ -22,6 +25,7 @@
 //! in flight (one waiting on the upstream holds it for milliseconds) could
 //! never take the write lock to move to a new file.
 
+use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 use std::sync::Mutex;
@@ -51,6 +55,10 @@ pub struct Store {
     root_status: Mutex<Option<Failure>>,
     /// Whether this process is not root, and so reads root's file too.
     reads_root: AtomicBool,
+    /// Whether root's path is to be looked at by the next lookup that
+    /// needs root's file: set by each check while none is mapped, cleared
+    /// by the look (so at most one `open` a check interval, as before).
+    root_due: AtomicBool,
     /// Whether the configuration last seen has the cache on.
     enabled: AtomicBool,
     check: Every,
@@ -66,22 +74,31 @@ struct Published {
 /// The mappings one lookup uses.
 pub struct Session<'s> {
     own: Option<&'s Mapping>,
-    root: Option<&'s Mapping>,
+    root: Cell<Option<&'s Mapping>>,
+    /// Where to open root's file if this lookup needs it and it is not
+    /// mapped yet; None for root, with the cache off, and on the memo's
+    /// quick path (which only reads what is mapped).
+    opener: Option<(&'s Store, &'s Path)>,
 }
 
-impl Session<'_> {
+impl<'s> Session<'s> {
     /// A session without cache.
-    pub fn none() -> Session<'static> {
+    pub fn none() -> Session<'s> {
         Session {
             own: None,
-            root: None,
+            root: Cell::new(None),
+            opener: None,
         }
     }
 
     /// A session over `own` alone (tests of what reads sessions).
     #[cfg(test)]
     pub fn for_tests(own: Option<&Mapping>) -> Session<'_> {
-        Session { own, root: None }
+        Session {
+            own,
+            root: Cell::new(None),
+            opener: None,
+        }
     }
 
     /// This process's own file, if it has one.
@@ -90,10 +107,21 @@ impl Session<'_> {
         self.own.map(Mapping::table)
     }
 
-    /// Root's file (read-only), for processes that are not root.
+    /// Root's file (read-only), for processes that are not root, opened
+    /// now if this is the first look in it since the last check.
+    pub fn root(&self) -> Option<Table<'s>> {
+        if self.root.get().is_none() {
+            if let Some((store, dir)) = self.opener {
+                self.root.set(store.open_root(dir));
+            }
+        }
+        self.root.get().map(Mapping::table)
+    }
+
+    /// Root's file if it is mapped already, without a look at the path.
     #[inline]
-    pub fn root(&self) -> Option<Table<'_>> {
-        self.root.map(Mapping::table)
+    pub fn root_if_mapped(&self) -> Option<Table<'s>> {
+        self.root.get().map(Mapping::table)
     }
 }
 
@@ -113,6 +141,7 @@ impl Store {
             own_status: Mutex::new(Err(NoCache::NotLooked)),
             root_status: Mutex::new(None),
             reads_root: AtomicBool::new(false),
+            root_due: AtomicBool::new(false),
             enabled: AtomicBool::new(false),
             check: Every::new(),
         }
@@ -120,7 +149,7 @@ impl Store {
 
     /// The mappings to use for one lookup under `config`, checking the
     /// files first when a check is due.
-    pub fn session(&self, config: &Config, now: u64) -> Session<'_> {
+    pub fn session<'s>(&'s self, config: &'s Config, now: u64) -> Session<'s> {
         // SYNC POINT: Relaxed; read back only by quick_session, where a
         // stale value means one lookup on the full path.
         self.enabled.store(config.cache.enabled, Ordering::Relaxed);
@@ -137,9 +166,12 @@ impl Store {
         // configuration are never found under this one.
         Session {
             own: current(&self.own).map(|p| &p.mapping),
-            root: reads_root
-                .then(|| current(&self.root).map(|p| &p.mapping))
-                .flatten(),
+            root: Cell::new(
+                reads_root
+                    .then(|| current(&self.root).map(|p| &p.mapping))
+                    .flatten(),
+            ),
+            opener: reads_root.then_some((self, config.cache.dir.as_path())),
         }
     }
 
@@ -155,9 +187,12 @@ impl Store {
         let reads_root = self.reads_root.load(Ordering::Relaxed);
         Some(Session {
             own: current(&self.own).map(|p| &p.mapping),
-            root: reads_root
-                .then(|| current(&self.root).map(|p| &p.mapping))
-                .flatten(),
+            root: Cell::new(
+                reads_root
+                    .then(|| current(&self.root).map(|p| &p.mapping))
+                    .flatten(),
+            ),
+            opener: None,
         })
     }
 
@@ -178,26 +213,62 @@ impl Store {
         let geometry = Geometry::for_size(config.cache.size_for(uid));
         self.refresh_own(&Places::new(dir, Path::new(FALLBACK_BASE), uid), geometry);
         if uid != 0 {
-            let root_path = file_path(dir, 0);
-            let mapped = current(&self.root).map(|p| p.mapping.identity());
-            // Nothing mapped yet (a process's first lookup): open at once,
-            // without a look at the path first.
-            if mapped.is_none() || mapped != identity_at(&root_path) {
-                let opened = open_existing(&root_path, 0, false);
-                let failure = opened.as_ref().err().and_then(|e| match e {
-                    MapError::Io(io) if io.kind() == std::io::ErrorKind::NotFound => None,
-                    other => Some(Failure::new(&root_path, Problem::from_map(other))),
-                });
-                set(&self.root_status, failure);
-                replace(
-                    &self.root,
-                    opened.ok().map(|mapping| Published {
-                        mapping,
-                        in_fallback: false,
-                    }),
-                );
+            match current(&self.root) {
+                // Mapped: some lookup needed it; follow the path.
+                Some(published) => {
+                    let root_path = file_path(dir, 0);
+                    if Some(published.mapping.identity()) != identity_at(&root_path) {
+                        self.map_root(&root_path);
+                    }
+                }
+                // SYNC POINT: Relaxed; a flag on its own (see `open_root`).
+                None => self.root_due.store(true, Ordering::Relaxed),
             }
         }
+    }
+
+    /// Root's file for a lookup that needs it: the mapping, or, when none
+    /// is mapped and the path was not looked at since the last check, a
+    /// look now (another thread re-mapping at that moment leaves the look
+    /// to the next lookup; this one goes without, as any lookup does while
+    /// the files are being found).
+    fn open_root(&self, dir: &Path) -> Option<&Mapping> {
+        if let Some(published) = current(&self.root) {
+            return Some(&published.mapping);
+        }
+        // SYNC POINT: Relaxed; the flag orders nothing: the mapping is
+        // published through `self.root`.
+        if !self.root_due.load(Ordering::Relaxed) {
+            return None;
+        }
+        let Ok(_remapping) = self.remap.try_lock() else {
+            return None;
+        };
+        // SYNC POINT: Relaxed; see above. Cleared under the lock, so one
+        // look a check interval.
+        if !self.root_due.swap(false, Ordering::Relaxed) {
+            return current(&self.root).map(|p| &p.mapping);
+        }
+        self.map_root(&file_path(dir, 0));
+        current(&self.root).map(|p| &p.mapping)
+    }
+
+    /// Maps root's file at `root_path` in place of the one mapped, if any
+    /// (none if it is absent or fails a check, kept in `root_status`).
+    fn map_root(&self, root_path: &Path) {
+        let opened = open_existing(root_path, 0, false);
+        let failure = opened.as_ref().err().and_then(|e| match e {
+            MapError::Io(io) if io.kind() == std::io::ErrorKind::NotFound => None,
+            other => Some(Failure::new(root_path, Problem::from_map(other))),
+        });
+        set(&self.root_status, failure);
+        replace(
+            &self.root,
+            opened.ok().map(|mapping| Published {
+                mapping,
+                in_fallback: false,
+            }),
+        );
     }
 
     /// Re-maps the own file if the path it came from no longer names it,

@@ -212,7 +212,9 @@ pub fn lookup<R>(
     now: u64,
     f: impl FnOnce(HostView<'_>, u64) -> R,
 ) -> Option<R> {
-    let tables = [session.own(), session.root()];
+    // Only what is mapped: an answer remembered from root's file was read
+    // from its mapping, and the quick path opens nothing.
+    let tables = [session.own(), session.root_if_mapped()];
     MEMO.try_with(|cell| {
         let memo = cell.try_borrow().ok()?;
         let hit = memo.entries.iter().find(|e| {

@@ -21,6 +21,7 @@ pub fn tests() -> Vec<Trial> {
         // Sharing.
         an_answer_one_process_resolved_is_served_to_the_next_without_a_query,
         answers_root_resolved_are_served_to_other_users_without_a_query,
+        a_users_lookup_its_own_file_answers_leaves_roots_file_unopened,
         answers_a_user_resolved_are_served_neither_to_root_nor_to_other_users,
         cache_files_are_per_uid_root_0644_users_0600_in_a_root_owned_1777_directory,
         a_cache_file_is_still_made_and_shared_where_seccomp_refuses_renameat2,
@@ -361,6 +362,31 @@ fn answers_root_resolved_are_served_to_other_users_without_a_query() {
             "uid 1000 did not read root's file\n{}",
             log_text(server)
         );
+    });
+}
+
+/// Root's file is opened by a user's process at its first lookup that its own file
+/// cannot answer, not before: a command a user runs in a loop, whose name is in the
+/// user's file, skips root's file's four system calls. What the next lookup needs from
+/// root's file it still gets without a query.
+fn a_users_lookup_its_own_file_answers_leaves_roots_file_unopened() {
+    with_cache(ONE_SERVER, |sb, server| {
+        let www = "gai www.example.com unspec";
+        let h1 = "gai h1.example.com unspec";
+        sb.probe(&[www]).expect_ok();
+        // uid 1000 asks for h1 (its own file, root's and then the server).
+        let first = sb.probe_as(1000, 1000, &[h1, "rss /0.v3.cache"]);
+        let h1_answer = first.results()[0].to_string();
+        assert!(h1_answer.starts_with("ok addrs="), "\n{first}");
+        assert!(first.results()[1].starts_with("ok rss="), "\n{first}");
+        let before = server.count();
+        let out = sb.probe_as(1000, 1000, &[h1, "rss /0.v3.cache", www, "rss /0.v3.cache"]);
+        let results = out.results();
+        assert_eq!(results[0], h1_answer, "\n{out}");
+        assert_eq!(results[1], "error none-mapped", "root's file opened\n{out}");
+        assert_eq!(results[2], WWW_BOTH, "\n{out}");
+        assert!(results[3].starts_with("ok rss="), "\n{out}");
+        assert_eq!(server.count(), before, "{}", log_text(server));
     });
 }
 
