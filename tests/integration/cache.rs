@@ -58,6 +58,7 @@ pub fn tests() -> Vec<Trial> {
         a_lookup_killed_while_asking_does_not_hold_up_the_next_process,
         a_lookup_stopped_while_asking_does_not_hold_up_the_next_process,
         a_waiter_keeps_half_its_deadline_whatever_the_asker_does,
+        a_child_forked_while_other_threads_look_up_is_answered,
         // Flushes and file replacement.
         pointing_resolv_conf_at_another_server_serves_none_of_the_old_answers,
         a_resolv_conf_rewritten_with_the_same_servers_keeps_the_cache,
@@ -1243,6 +1244,18 @@ fn a_lookup_stopped_while_asking_does_not_hold_up_the_next_process() {
             );
         },
     );
+}
+
+/// Children forked while the parent's other threads are in lookups (the first fork
+/// during the process's first lookup, which is still making the module's process-wide
+/// state) are answered, as a pre-forking server's workers must be: nothing a thread
+/// held at the fork, and which no thread in the child will ever let go, may hold up a
+/// child's lookup.
+fn a_child_forked_while_other_threads_look_up_is_answered() {
+    with_cache(ONE_SERVER, |sb, _server| {
+        let out = sb.probe(&["forks 40 www.example.com", "gai www.example.com unspec"]);
+        assert_results(&out, &["ok children=40", WWW_BOTH]);
+    });
 }
 
 fn a_waiter_keeps_half_its_deadline_whatever_the_asker_does() {

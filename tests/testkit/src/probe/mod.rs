@@ -40,6 +40,7 @@
 //! | `fds` | list this process's open file descriptors (`/proc/self/fd`) |
 //! | `tls MODULE` | whether this thread has `libnss_MODULE.so.2`'s thread-local block (ld.so allocates it on the thread's first touch of the module's thread-locals; `dl_iterate_phdr`'s `dlpi_tls_data`) |
 //! | `rss SUFFIX` | how much of the mappings of files whose path ends with SUFFIX is resident (smaps `Rss`, summed, KiB): `ok rss=KIB`, or `error none-mapped` |
+//! | `forks N NAME` | fork N children at once (then reap them) while 4 threads look up uncached names (`tI-N.fork.example.org`), the first fork during the process's first lookup; each child looks up NAME and `cI.fork.example.org` with `gethostbyname2_r(AF_INET)` under a 10 s alarm: `ok children=N`, or `error child I: exit 1` (NAME not answered) / `error child I: killed by signal 14` (hung) |
 //! | `deny SYSCALL ERRNO` | from then on SYSCALL (`renameat2`) fails with ERRNO (`ENOSYS`, `EPERM`, `EINVAL`) in this process: a seccomp filter, as a container runtime's profile that does not know the call |
 //!
 //! Direct-call options: `off=N` starts the buffer N bytes past an 8-byte boundary,
@@ -77,6 +78,7 @@
 //!         else the link's prefix: socket, pipe, anon_inode, ...; the descriptor used
 //!         to list them is left out)
 //! tls:    ok tls=allocated | ok tls=none   (error not-loaded, error no-tls)
+//! forks:  ok children=N | error child I: exit 1 | error child I: killed by signal S
 //! ```
 //!
 //! `aligned=yes` means every pointer array and tuple placed in the buffer is 8-byte
@@ -93,6 +95,7 @@
 
 mod buffer;
 mod deny;
+mod forks;
 mod glibc;
 mod names;
 mod nss;
@@ -207,6 +210,7 @@ pub fn run_op(op: &Op) -> String {
         Op::Tls { module } => module_tls(module),
         Op::Rss { suffix } => mapped_rss(suffix),
         Op::Deny { nr, errno } => deny::install(*nr, *errno),
+        Op::Forks { children, name } => forks::run(*children, name),
     }
 }
 

@@ -125,6 +125,12 @@ fn module() -> Result<&'static Module, String> {
         .map_err(Clone::clone)
 }
 
+/// Loads the module without calling it (a lookup would also make the module's
+/// process-wide state).
+pub fn load() -> Result<(), String> {
+    module().map(|_| ())
+}
+
 fn dl_error() -> String {
     // SAFETY: dlerror returns NULL or a NUL-terminated string valid until the next dl*
     // call on this thread; we copy it at once.

@@ -121,6 +121,8 @@ pub enum Op {
     Rss { suffix: String },
     /// Make a system call fail from now on (seccomp).
     Deny { nr: libc::c_long, errno: i32 },
+    /// Fork children while other threads look names up (see `forks`).
+    Forks { children: usize, name: Vec<u8> },
 }
 
 /// An operation with its modifiers.
@@ -245,6 +247,10 @@ fn parse_op(fields: &[Vec<u8>]) -> Result<Op, String> {
         },
         "rss" => Op::Rss {
             suffix: String::from_utf8_lossy(arg(0, "SUFFIX")?).into_owned(),
+        },
+        "forks" => Op::Forks {
+            children: parse_num(arg(0, "N")?)? as usize,
+            name: arg(1, "NAME")?.clone(),
         },
         "deny" => {
             let text = |b: &Vec<u8>| String::from_utf8_lossy(b).into_owned();
