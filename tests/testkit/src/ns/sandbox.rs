@@ -377,6 +377,17 @@ impl Sandbox {
         cmd
     }
 
+    /// Like [`command`](Self::command), the child switching to `uid`/`gid` (no
+    /// supplementary groups) after the mounts.
+    pub fn command_as(&self, program: impl AsRef<OsStr>, uid: u32, gid: u32) -> Command {
+        let mut cmd = Command::new(program);
+        self.apply_env(&mut cmd);
+        self.mount_plan(Some((uid, gid)))
+            .unwrap_or_else(|e| panic!("cannot prepare the sandbox mounts: {e}"))
+            .install(&mut cmd);
+        cmd
+    }
+
     /// Spawns an arbitrary command with the sandbox's mounts (its environment is left
     /// as the caller set it; see [`command`](Self::command) for the probe environment).
     pub fn spawn_in_mount_ns(&self, cmd: &mut Command) -> io::Result<Child> {

@@ -29,6 +29,8 @@ pub struct Runner<'a> {
     /// True when `exe` is this binary (started with [`CHILD_FLAG`]), false for another
     /// program given its arguments as they are (the C probe).
     is_bench: bool,
+    /// The uid and gid the probes run as (after the mounts); None: root.
+    user: Option<(u32, u32)>,
     seq: Cell<usize>,
 }
 
@@ -47,6 +49,7 @@ impl<'a> Runner<'a> {
             sb,
             exe,
             is_bench: true,
+            user: None,
             seq: Cell::new(0),
         })
     }
@@ -58,7 +61,16 @@ impl<'a> Runner<'a> {
             sb,
             exe: program.to_path_buf(),
             is_bench: false,
+            user: None,
             seq: Cell::new(0),
+        }
+    }
+
+    /// The same runner, its probes running as `uid`/`gid`.
+    pub fn with_user(self, uid: u32, gid: u32) -> Runner<'a> {
+        Runner {
+            user: Some((uid, gid)),
+            ..self
         }
     }
 
@@ -115,7 +127,10 @@ impl<'a> Runner<'a> {
         let io_err = |what: &'static str| move |e| BenchError::io(what.to_string(), e);
         let stdout = File::create(&out_path).map_err(io_err("create a probe output file"))?;
         let stderr = File::create(&err_path).map_err(io_err("create a probe output file"))?;
-        let mut cmd = self.sb.command(&self.exe);
+        let mut cmd = match self.user {
+            Some((uid, gid)) => self.sb.command_as(&self.exe, uid, gid),
+            None => self.sb.command(&self.exe),
+        };
         if self.is_bench {
             cmd.arg(CHILD_FLAG);
         }

@@ -25,6 +25,7 @@ use crate::Context;
 pub const CACHED: &str = "getaddrinfo, fresh process, cached name";
 const CACHED_WALL: &str = "process, cached name (spawn to exit)";
 pub const CACHED_LIBCURL: &str = "getaddrinfo, fresh process linked with libcurl, cached name";
+pub const CACHED_USER: &str = "getaddrinfo, fresh process of a user (uid 65534), name it cached";
 pub const UNCACHED: &str = "getaddrinfo, fresh process, uncached name";
 const UNCACHED_WALL: &str = "process, uncached name (spawn to exit)";
 /// Issue 6's stretch goal: a cached first lookup within this much of the floor's.
@@ -34,6 +35,8 @@ const FLOOR_STRETCH_NS: f64 = 50_000.0;
 /// own and asks upstream as fast as glibc does: the least any NSS module that resolves
 /// new names can cost, against glibc's dns, which is inside libc and loads nothing.
 const FLOOR_THEN_DNS: &str = "floor dns";
+/// The user of the user row: `nobody` on Debian and Amazon Linux alike.
+const USER: (u32, u32) = (65534, 65534);
 
 pub fn describe(opts: &Options) -> String {
     format!(
@@ -44,7 +47,10 @@ pub fn describe(opts: &Options) -> String {
          clock), `process` from spawn to exit. The libcurl row runs the same probe linked \
          against the installed curl's libcurl, so that, as in curl, libcurl and its \
          thirty-odd libraries are loaded before the module (its samples alternate with \
-         the plain probe's); it is left out when curl is not installed. `nameserver {HEALTHY}` \
+         the plain probe's); it is left out when curl is not installed. The user row runs \
+         the plain probe as uid 65534 on a name only that user asks, as a command a user \
+         runs in a loop: the user looked it up once first (rustcache: the answer is in the \
+         user's own cache file, and root's file is not opened). `nameserver {HEALTHY}` \
          (for the daemons: their upstream). Cached: one process looked the name up first \
          (filling the shared cache or the daemon's), then {runs} fresh processes. \
          Uncached: {runs} more fresh processes, each looking up a name nobody asked before; \
@@ -69,7 +75,20 @@ pub fn fresh_process(system: System, ctx: &Context<'_>) -> Result<Vec<Row>, Benc
         let new_names: Vec<Expected> = (0..runs)
             .map(|i| Expected::numbered(&format!("u{i}.fresh.example.com"), i))
             .collect();
-        let zone = zone_of(iter::once(&cached).chain(&new_names));
+        // A name only the user asks: in rustcache, its own file's (root's file is
+        // not opened); to the daemons, any name; the floor's own.
+        let users = Expected::numbered("user.fresh.example.com", runs);
+        let zone = zone_of(
+            iter::once(&cached)
+                .chain(&new_names)
+                .chain(iter::once(&users)),
+        );
+        // The floor answers only its fixed names.
+        let users = if system == System::Floor {
+            &cached
+        } else {
+            &users
+        };
         let _server = servers::start(HEALTHY, zone, Behaviour::Answer, false)?;
         let mut prepared = system.prepare(sb, ctx, &[HEALTHY])?;
         let runner = Runner::with_program(sb, &cprobe.path());
@@ -83,8 +102,11 @@ pub fn fresh_process(system: System, ctx: &Context<'_>) -> Result<Vec<Row>, Benc
             Ok((took, out.elapsed))
         };
         let lookup = |e: &Expected| lookup_by(&runner, e);
+        let as_user = Runner::with_program(sb, &cprobe.path()).with_user(USER.0, USER.1);
         lookup(&cached)?;
+        lookup_by(&as_user, users)?;
         let (mut gai, mut wall, mut libcurl_gai) = (Vec::new(), Vec::new(), Vec::new());
+        let mut user_gai = Vec::new();
         for i in 0..runs {
             let (took, elapsed) = lookup(&cached)?;
             gai.extend(took);
@@ -92,6 +114,7 @@ pub fn fresh_process(system: System, ctx: &Context<'_>) -> Result<Vec<Row>, Benc
             if let Some(runner) = &with_libcurl {
                 libcurl_gai.extend(lookup_by(runner, &cached)?.0);
             }
+            user_gai.extend(lookup_by(&as_user, users)?.0);
             progress(i, runs);
         }
         if system == System::Floor {
@@ -113,6 +136,7 @@ pub fn fresh_process(system: System, ctx: &Context<'_>) -> Result<Vec<Row>, Benc
         if with_libcurl.is_some() {
             rows.push(Row::time(CACHED_LIBCURL, system, &libcurl_gai));
         }
+        rows.push(Row::time(CACHED_USER, system, &user_gai));
         rows.push(Row::time(UNCACHED, system, &new_gai));
         rows.push(Row::time(UNCACHED_WALL, system, &new_wall));
         Ok(rows)
@@ -134,6 +158,14 @@ pub fn checks(rows: &[Row]) -> Vec<Check> {
             System::Dnsmasq,
             &Bound::TIME,
             "issue 6, in a libcurl process",
+        ),
+        at_most(
+            rows,
+            CACHED_USER,
+            rc,
+            System::Dnsmasq,
+            &Bound::TIME,
+            "issue 6, a user's process",
         ),
         at_most(
             rows,
