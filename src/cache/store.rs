@@ -425,6 +425,32 @@ mod tests {
         std::fs::remove_dir_all(dir).unwrap();
     }
 
+    /// A user's process looks at root's path only when a lookup needs root's
+    /// file and a check has passed since the last look; a mapped file is
+    /// kept. (Run as root: the file it makes is root's.)
+    #[test]
+    fn roots_file_is_looked_at_once_a_check_and_only_when_a_lookup_needs_it() {
+        if effective_uid() != 0 {
+            eprintln!("skipped: needs root, to make root's file");
+            return;
+        }
+        let (dir, config) = temp_config("lazy-root");
+        let user = Store::new();
+        assert!(user.open_root(&dir).is_none(), "looked before any check");
+        // A check marks the path due; no file yet: one look, then none
+        // until the next check.
+        user.root_due.store(true, Ordering::Relaxed);
+        assert!(user.open_root(&dir).is_none());
+        assert!(Store::new().session(&config, 1).own().is_some());
+        assert!(user.open_root(&dir).is_none(), "looked twice in one check");
+        user.root_due.store(true, Ordering::Relaxed);
+        let mapped = user.open_root(&dir).map(|m| m.table().id());
+        assert!(mapped.is_some(), "root's file not mapped");
+        assert_eq!(user.open_root(&dir).map(|m| m.table().id()), mapped);
+        drop(user);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
     #[test]
     fn the_store_keeps_which_file_it_uses_or_why_it_has_none() {
         let (dir, mut config) = temp_config("store");
