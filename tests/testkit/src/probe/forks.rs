@@ -31,15 +31,19 @@ use super::op::{Family, NssCall, NssOpts};
 const THREADS: usize = 4;
 /// A child that has not exited after this long is stuck.
 const CHILD_ALARM_S: u32 = 10;
+/// A name the parent's threads and every child look up: the child meets a miss
+/// lease another thread of its parent holds (and waits for that process's answer).
+const SHARED: &str = "shared.fork.example.org";
 /// The direct calls' buffer: room for any answer the test zones give.
 const BUFLEN: usize = 64 * 1024;
 
 /// Forks `children` children at once while [`THREADS`] threads look up names that
-/// are never cached (`tI-N.fork.example.org`: the scripted server's NXDOMAIN without
-/// SOA, so every one is a query in flight) with direct calls. The first fork comes as
+/// are never cached (`tI-N.fork.example.org` and, every other time, [`SHARED`]: the
+/// scripted server's NXDOMAIN without SOA, so every one is a query in flight) with
+/// direct calls. The first fork comes as
 /// soon as a thread has entered its first lookup, the process's first: that lookup is
 /// still making the module's process-wide state. Each child looks up `name` (its
-/// first lookup through glibc) and a name of its own that is not cached, with
+/// first lookup through glibc), a name of its own that is not cached and [`SHARED`], with
 /// `gethostbyname2_r` (`getaddrinfo`'s own address-sorting lock, `__check_pf`, is not
 /// reset in a forked child either), and exits 0 if `name` was answered. `ok
 /// children=N`, or the first child that failed: `error child I: exit 1` / `error child
@@ -62,7 +66,13 @@ pub fn run(children: usize, name: &[u8]) -> String {
             std::thread::spawn(move || {
                 let mut n = 0u64;
                 while !stop.load(Ordering::Relaxed) {
-                    let call = lookup(format!("t{t}-{n}.fork.example.org"));
+                    // Every other lookup the name all threads share: its miss
+                    // lease is held by one of them most of the time.
+                    let call = if n % 2 == 0 {
+                        lookup(SHARED.to_string())
+                    } else {
+                        lookup(format!("t{t}-{n}.fork.example.org"))
+                    };
                     started.fetch_add(1, Ordering::SeqCst);
                     let _ = nss::call(&call, BUFLEN, NssOpts::default());
                     n += 1;
@@ -88,6 +98,7 @@ pub fn run(children: usize, name: &[u8]) -> String {
             unsafe { libc::alarm(CHILD_ALARM_S) };
             let answer = glibc::hostent_query(&HostQuery::Name2(name, Family::Inet));
             let _ = glibc::hostent_query(&HostQuery::Name2(own.as_bytes(), Family::Inet));
+            let _ = glibc::hostent_query(&HostQuery::Name2(SHARED.as_bytes(), Family::Inet));
             let code = if answer.starts_with("ok ") { 0 } else { 1 };
             // SAFETY: ends the child without running the parent's exit handlers.
             unsafe { libc::_exit(code) };

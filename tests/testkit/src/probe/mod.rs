@@ -40,7 +40,7 @@
 //! | `fds` | list this process's open file descriptors (`/proc/self/fd`) |
 //! | `tls MODULE` | whether this thread has `libnss_MODULE.so.2`'s thread-local block (ld.so allocates it on the thread's first touch of the module's thread-locals; `dl_iterate_phdr`'s `dlpi_tls_data`) |
 //! | `rss SUFFIX` | how much of the mappings of files whose path ends with SUFFIX is resident (smaps `Rss`, summed, KiB): `ok rss=KIB`, or `error none-mapped` |
-//! | `forks N NAME` | fork N children at once (then reap them) while 4 threads look up uncached names (`tI-N.fork.example.org`), the first fork during the process's first lookup; each child looks up NAME and `cI.fork.example.org` with `gethostbyname2_r(AF_INET)` under a 10 s alarm: `ok children=N`, or `error child I: exit 1` (NAME not answered) / `error child I: killed by signal 14` (hung) |
+//! | `forks N NAME` | fork N children at once (then reap them) while 4 threads look up uncached names (`tI-N.fork.example.org` and, every other time, `shared.fork.example.org`), the first fork during the process's first lookup; each child looks up NAME, `cI.fork.example.org` and `shared.fork.example.org` with `gethostbyname2_r(AF_INET)` under a 10 s alarm: `ok children=N`, or `error child I: exit 1` (NAME not answered) / `error child I: killed by signal 14` (hung) |
 //! | `deny SYSCALL ERRNO` | from then on SYSCALL (`renameat2`) fails with ERRNO (`ENOSYS`, `EPERM`, `EINVAL`) in this process: a seccomp filter, as a container runtime's profile that does not know the call |
 //!
 //! Direct-call options: `off=N` starts the buffer N bytes past an 8-byte boundary,
