@@ -721,7 +721,6 @@ impl<'a> Asker<'a> {
         })
     }
 
-    /// Whether the route's rebinding policy refuses this answer.
     /// Whether the route's rebinding protection refuses `chain`, the answer
     /// to the question `key`; the address that refused it is noted for
     /// `rustcache query` (nothing is noted in any other process).

@@ -613,12 +613,17 @@ impl Run<'_, '_> {
             }
             Some(reply) => {
                 self.record_answer(index);
-                let from = self.attempts.get(index).map(|a| a.server);
-                if self.results.get(slot).is_some_and(Option::is_none) {
-                    self.note_provenance(slot, from, &reply);
-                    if let Some(r) = self.results.get_mut(slot) {
-                        *r = Some(reply);
+                let server = self
+                    .attempts
+                    .get(index)
+                    .and_then(|a| self.plan.servers.get(a.server));
+                let qtype = self.qtypes.get(slot).copied();
+                if let Some(r @ None) = self.results.get_mut(slot) {
+                    // Who answered, and what (see `provenance`).
+                    if let (Some(qtype), Some(&server)) = (qtype, server) {
+                        super::provenance::answered(self.name, qtype, server, &reply);
                     }
+                    *r = Some(reply);
                 }
             }
         }
@@ -626,14 +631,6 @@ impl Run<'_, '_> {
         self.attempts
             .get_mut(index)
             .is_some_and(|attempt| attempt.settle(results))
-    }
-
-    /// Notes who answered question `slot`, and what (see `provenance`).
-    fn note_provenance(&self, slot: usize, server: Option<usize>, reply: &Reply) {
-        let addr = server.and_then(|i| self.plan.servers.get(i));
-        if let (Some(&qtype), Some(&addr)) = (self.qtypes.get(slot), addr) {
-            super::provenance::answered(self.name, qtype, addr, reply);
-        }
     }
 
     /// The first valid reply of an attempt: its RTT feeds the estimate.
